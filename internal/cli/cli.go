@@ -85,7 +85,8 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "print debugging information")
-	root.AddCommand(a.daemonCmd(), a.imageCmd())
+	root.AddCommand(a.daemonCmd(), a.imageCmd(), a.loginCmd(), a.logoutCmd())
+	root.AddCommand(a.kernelCmd())
 	return root
 }
 

@@ -4,6 +4,8 @@ import "github.com/spf13/cobra"
 
 func (a *app) imageCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage root filesystem images"}
-	cmd.AddCommand(a.imageRegisterCmd(), a.imageListCmd(), a.imageInspectCmd(), a.imageRmCmd())
+	cmd.AddCommand(a.imageRegisterCmd(), a.imageListCmd(), a.imageInspectCmd(), a.imageRmCmd(),
+		a.imagePullCmd(), a.imageCacheCmd())
+	cmd.AddCommand(a.imageSetKernelCmd())
 	return cmd
 }

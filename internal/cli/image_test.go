@@ -17,6 +17,7 @@ func TestImageCommands(t *testing.T) {
 	rootfs := filepath.Join(dir, "root.ext4")
 	mkExt4(t, rootfs, "64M")
 
+	te.importFakeKernel(t, "k1")
 	out := te.ok(t, "image", "register", "deb", "--rootfs", rootfs, "--kernel-ref", "k1")
 	if !strings.HasPrefix(out, `registered image "deb" (id `) || !strings.HasSuffix(out, ", 64.0 MiB)\n") {
 		t.Fatalf("register: %q", out)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/banger-dev/banger/internal/api"
+	"github.com/banger-dev/banger/internal/imagepull"
 	"github.com/banger-dev/banger/internal/paths"
 	"github.com/banger-dev/banger/internal/store"
 )
@@ -55,8 +56,11 @@ type Daemon struct {
 	started time.Time
 	locks   nameLocks
 
-	// store is set before ready is closed; handlers run only after ready.
+	// store and blobs are set before ready is closed; handlers run only
+	// after ready.
 	store    *store.Store
+	blobs    *imagepull.Cache
+	cacheMu  sync.RWMutex // pulls hold it shared, a cache prune exclusively
 	ready    chan struct{}
 	failed   chan struct{} // closed with startErr set when startup fails
 	startErr error
@@ -151,6 +155,10 @@ func (d *Daemon) start(ctx context.Context) error {
 		return err
 	}
 	d.store = st
+	if d.blobs, err = imagepull.NewCache(d.layout.OCIDir()); err != nil {
+		st.Close()
+		return err
+	}
 	if err := d.recover(ctx); err != nil {
 		st.Close()
 		return fmt.Errorf("recovering state: %w", err)

@@ -85,14 +85,15 @@ func (d *Daemon) checkImageFree(ctx context.Context, name string) error {
 }
 
 // resolveKernelInputs turns what the user gave as --kernel-ref into the
-// kernel name stored with the image. For now the reference is kept as
-// given; the kernel store will validate it here (and stage boot artifacts).
+// kernel name stored with the image: it must name an installed kernel (see
+// requireKernel for the error when it does not).
 func (d *Daemon) resolveKernelInputs(ctx context.Context, ref string) (string, error) {
 	if ref == "" {
 		return "", nil
 	}
-	if err := validateName("kernel", ref); err != nil {
+	k, err := d.requireKernel(ctx, ref)
+	if err != nil {
 		return "", err
 	}
-	return ref, nil
+	return k.Name, nil
 }

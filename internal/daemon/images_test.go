@@ -21,6 +21,7 @@ func TestRegisterListInspectRemove(t *testing.T) {
 	ctx := context.Background()
 	src := filepath.Join(t.TempDir(), "root.ext4")
 	mkExt4(t, src, "64M")
+	importTestKernel(t, td, "k1")
 
 	var events []api.Event
 	img, err := td.client.RegisterImage(ctx, api.RegisterImageRequest{Name: "deb", Rootfs: src, KernelRef: "k1"},

@@ -25,6 +25,9 @@ func (d *Daemon) recover(ctx context.Context) error {
 	if err := d.emptyDir(d.layout.TmpDir()); err != nil {
 		return err
 	}
+	if err := d.blobs.CleanTemp(); err != nil {
+		return err
+	}
 	if err := d.auditImages(ctx); err != nil {
 		return err
 	}

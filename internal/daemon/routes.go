@@ -15,6 +15,8 @@ func (d *Daemon) routes() http.Handler {
 	d.statusRoutes(mux)
 	d.imageRoutes(mux)
 	d.imageRegisterRoutes(mux)
+	d.imagePullRoutes(mux)
+	d.kernelRoutes(mux)
 	mux.Handle("/", d.jsonHandler(func(r *http.Request) (any, error) {
 		return nil, errdefs.Newf(errdefs.ErrNotFound, "no API endpoint %s %s", r.Method, r.URL.Path)
 	}))

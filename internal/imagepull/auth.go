@@ -200,7 +200,7 @@ func verifyLogin(ctx context.Context, reg name.Registry, user, pass string, opts
 	if err != nil {
 		return err
 	}
-	t := target{registry: reg.RegistryStr(), repo: "(login)", hadCreds: true}
+	t := target{registry: reg.RegistryStr(), repo: "/v2/", hadCreds: true, user: user}
 	rt, err := transport.NewWithContext(ctx, reg, &authn.Basic{Username: user, Password: pass}, c.base, nil)
 	if err != nil {
 		return classify(fmt.Errorf("logging in to %s: %w", reg, err), t)

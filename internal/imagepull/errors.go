@@ -99,6 +99,7 @@ type target struct {
 	repo     string // "library/debian"
 	ident    string // tag or digest
 	hadCreds bool   // credentials were found for the registry
+	user     string // set when checking a login: the user name tried
 }
 
 func targetOf(ref name.Reference) target {
@@ -225,6 +226,9 @@ func classifyHTTP(err error, t target) *Error {
 	}
 	switch {
 	case te.StatusCode == http.StatusUnauthorized || hasCode(te, transport.UnauthorizedErrorCode):
+		if t.user != "" {
+			return newError(ErrUnauthorized, err, "%s rejected the password of user %q: check the user name and password", t.registry, t.user)
+		}
 		if t.hadCreds {
 			return newError(ErrUnauthorized, err, "%s rejected the stored credentials for %s: %s", t.registry, t.repo, t.loginHint())
 		}

@@ -44,22 +44,43 @@ type ImageConfig struct {
 	User       string   `json:"user,omitempty"`
 }
 
-// Kernel is a kernel (plus modules and initramfs) installed from the catalog.
+// Kernel is a kernel (plus modules and initrd) installed from a catalog or
+// imported. The store row keeps its identity (name, version, arch, source,
+// digest, dir, size, created); the file fields come from the kernel.json in
+// Dir and Boots from inspecting it, filled in by the daemon. File paths are
+// absolute; an empty one means the kernel has no such part.
 type Kernel struct {
-	// Name is the unique catalog name ("debian-6.1-cloud").
+	// Name is the unique name ("firecracker-6.1", or what import was given).
 	Name string `json:"name"`
-	// Version is the kernel release ("6.1.0-28-cloud-amd64").
-	Version string `json:"version,omitempty"`
+	// Version is the catalog's version, or the release for imports.
+	Version string `json:"version"`
 	// Arch is the architecture ("amd64").
-	Arch string `json:"arch,omitempty"`
-	// Source is where the kernel was fetched from.
-	Source string `json:"source,omitempty"`
-	// Digest is the verified digest of what was fetched ("sha256:…").
-	Digest string `json:"digest"`
+	Arch string `json:"arch"`
+	// Release is the kernel release, as uname -r shows it ("6.1.0-28-cloud-amd64").
+	Release string `json:"release"`
+	// Format is the image format: "bzImage", "elf" or "arm64-image".
+	Format string `json:"format"`
 	// Dir is the published directory holding the kernel's files.
 	Dir string `json:"dir"`
+	// Image is the kernel image file.
+	Image string `json:"image"`
+	// Modules is the modules directory of Release, if the kernel has modules.
+	Modules string `json:"modules"`
+	// Initrd is the initrd that came with the kernel, if any.
+	Initrd string `json:"initrd"`
+	// Config is the kernel's .config, if known.
+	Config string `json:"config"`
+	// Source is where the kernel came from: catalog URLs or local paths.
+	Source string `json:"source"`
+	// Digest is "sha256:…" of what the kernel came from: a catalog entry's
+	// one download (several: of their sha256 list), or the image file for
+	// imports. A pull with an unchanged digest is a no-op.
+	Digest string `json:"digest"`
 	// SizeBytes is the total size of the kernel's files.
 	SizeBytes int64 `json:"size_bytes"`
+	// Boots reports that banger can boot the kernel under QEMU microvm with
+	// its initramfs (see banger kernel inspect for the reasons).
+	Boots bool `json:"boots"`
 	// Created is when the kernel was recorded.
 	Created time.Time `json:"created"`
 }

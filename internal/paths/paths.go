@@ -98,8 +98,11 @@ func (l Layout) ArtifactDirs() []string {
 	return []string{l.ImagesDir(), l.KernelsDir(), l.VMsDir()}
 }
 
+// OCIDir is the blob cache, an OCI image layout (oci-layout, blobs/).
+func (l Layout) OCIDir() string { return filepath.Join(l.CacheDir, "oci") }
+
 // OCIBlobsDir is the OCI-layout blob directory of the cache.
-func (l Layout) OCIBlobsDir() string { return filepath.Join(l.CacheDir, "oci", "blobs", "sha256") }
+func (l Layout) OCIBlobsDir() string { return filepath.Join(l.OCIDir(), "blobs", "sha256") }
 
 // BlobPath is the cached blob with the given sha256 hex digest.
 func (l Layout) BlobPath(hex string) string { return filepath.Join(l.OCIBlobsDir(), hex) }

@@ -95,3 +95,17 @@ func scanImage(row scanner, what string) (model.Image, error) {
 	img.Created, err = parseTime(created)
 	return img, err
 }
+
+// ReplaceImage atomically points the row of the image with oldID at img
+// (new id, files and digest): one statement, so readers see either the old
+// image or the new one.
+func (s *Store) ReplaceImage(ctx context.Context, oldID string, img model.Image) error {
+	cfg, err := json.Marshal(img.Config)
+	if err != nil {
+		return fmt.Errorf("encoding image config: %w", err)
+	}
+	return s.execOne(ctx, fmt.Sprintf("image %q", img.Name), `UPDATE images SET id=?, name=?, ref=?, digest=?, platform=?,
+		rootfs_path=?, size_bytes=?, managed=?, kernel=?, config=?, parent=?, created=? WHERE id=?`,
+		img.ID, img.Name, img.Ref, img.Digest, img.Platform, img.RootfsPath, img.SizeBytes, img.Managed,
+		img.Kernel, string(cfg), img.Parent, formatTime(img.Created), oldID)
+}

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/banger-dev/banger/internal/api"
+	"github.com/banger-dev/banger/internal/model"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) kernelListCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List installed kernels",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			kernels, err := c.ListKernels(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if kernels == nil {
+				kernels = []model.Kernel{}
+			}
+			if format == "json" {
+				return writeJSON(a.env.Stdout, kernels)
+			}
+			return writeKernelTable(a, kernels)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	return cmd
+}
+
+func writeKernelTable(a *app, kernels []model.Kernel) error {
+	tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tRELEASE\tARCH\tFORMAT\tBOOTS\tSIZE\tCREATED")
+	for _, k := range kernels {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, orDash(k.Release), orDash(k.Arch), orDash(k.Format),
+			yesNo(k.Boots), humanSize(k.SizeBytes), k.Created.Local().Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+func (a *app) kernelInspectCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect NAME",
+		Short: "Show a kernel's details and whether it boots under QEMU microvm",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format, "text", "json"); err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			k, err := c.InspectKernel(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(a.env.Stdout, k)
+			}
+			return writeKernelText(a, k)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+func writeKernelText(a *app, k api.KernelDetails) error {
+	tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 1, ' ', 0)
+	row := func(key, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", key, v)
+		}
+	}
+	row("name", k.Name)
+	row("version", k.Version)
+	row("release", k.Release)
+	row("arch", k.Arch)
+	row("format", k.Format)
+	row("dir", k.Dir)
+	row("image", k.Image)
+	row("modules", k.Modules)
+	row("initrd", k.Initrd)
+	row("config", k.Config)
+	row("source", k.Source)
+	row("digest", k.Digest)
+	row("size", fmt.Sprintf("%s (%d bytes)", humanSize(k.SizeBytes), k.SizeBytes))
+	row("created", k.Created.Local().Format(time.RFC3339))
+	row("boots under QEMU microvm", yesNo(k.Report.Boots))
+	row("modules needed", strings.Join(k.Report.ModulesNeeded, " "))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range k.Report.Reasons {
+		fmt.Fprintf(a.env.Stdout, "  - %s\n", r)
+	}
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
