@@ -24,7 +24,7 @@ unit: build
 	BANGER_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m ./...
 
 fuzz:
-	@for target in $$(grep -rl --include='*_test.go' '^func Fuzz' internal | xargs -n1 dirname | sort -u); do \
+	@for target in $$(grep -rl --include='*_test.go' '^func Fuzz' internal e2e | xargs -n1 dirname | sort -u); do \
 	  for f in $$(grep -h '^func Fuzz' $$target/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 	    echo "fuzz $$target $$f ($(FUZZTIME))"; \
 	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./$$target || exit 1; \

@@ -144,7 +144,7 @@ func (idx *moduleIndex) resolve(names []string) ([]Module, error) {
 // moduleDepends reads "depends=" from a module's .modinfo section,
 // decompressing .ko.xz/.ko.zst/.ko.gz in memory first.
 func moduleDepends(file string) ([]string, error) {
-	data, err := readModule(file)
+	data, err := ReadModule(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading module %s: %w", file, err)
 	}
@@ -174,7 +174,10 @@ func moduleDepends(file string) ([]string, error) {
 	return nil, nil
 }
 
-func readModule(file string) ([]byte, error) {
+// ReadModule returns the uncompressed bytes of a module file, decompressing
+// .ko.xz, .ko.zst and .ko.gz. The signature appended to a module covers the
+// uncompressed form, so the result still loads on a kernel enforcing it.
+func ReadModule(file string) ([]byte, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
