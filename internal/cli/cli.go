@@ -70,6 +70,9 @@ func Run(ctx context.Context, env Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
+		if code, ok := exitCodeOf(err); ok {
+			return code
+		}
 		fmt.Fprintf(env.Stderr, "banger: %s\n", err)
 		return 1
 	}
@@ -87,6 +90,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "print debugging information")
 	root.AddCommand(a.daemonCmd(), a.imageCmd(), a.loginCmd(), a.logoutCmd())
 	root.AddCommand(a.kernelCmd())
+	root.AddCommand(a.vmCmd())
 	return root
 }
 

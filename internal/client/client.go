@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 
 	"github.com/banger-dev/banger/internal/api"
 	"github.com/banger-dev/banger/internal/errdefs"
@@ -90,6 +91,10 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		}
 		if de := (*dialError)(nil); errors.As(err, &de) {
 			return nil, errdefs.Newf(errdefs.ErrUnavailable, "daemon is not running (no answer on %s)", c.sock)
+		}
+		if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+			// A daemon that was exiting (or was killed) while we connected.
+			return nil, errdefs.Newf(errdefs.ErrUnavailable, "daemon went away (%v)", err)
 		}
 		return nil, fmt.Errorf("calling banger daemon: %w", err)
 	}

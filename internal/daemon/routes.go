@@ -17,6 +17,7 @@ func (d *Daemon) routes() http.Handler {
 	d.imageRegisterRoutes(mux)
 	d.imagePullRoutes(mux)
 	d.kernelRoutes(mux)
+	d.vmRoutes(mux)
 	mux.Handle("/", d.jsonHandler(func(r *http.Request) (any, error) {
 		return nil, errdefs.Newf(errdefs.ErrNotFound, "no API endpoint %s %s", r.Method, r.URL.Path)
 	}))

@@ -84,3 +84,36 @@ type Kernel struct {
 	// Created is when the kernel was recorded.
 	Created time.Time `json:"created"`
 }
+
+// VM states.
+const (
+	VMRunning = "running"
+	VMStopped = "stopped"
+)
+
+// VM is a microVM booted from an image: its own disk copy, initramfs and
+// monitor process live in Dir.
+type VM struct {
+	// Name is the user-facing unique name.
+	Name string `json:"name"`
+	// ID is the random hex identifier naming the VM's directory.
+	ID string `json:"id"`
+	// Image and Kernel name what the VM booted.
+	Image  string `json:"image"`
+	Kernel string `json:"kernel"`
+	// State is VMRunning or VMStopped.
+	State string `json:"state"`
+	// PID is the monitor process while running.
+	PID int `json:"pid"`
+	// CPUs and MemoryMiB size the machine.
+	CPUs      int `json:"cpus"`
+	MemoryMiB int `json:"memory_mib"`
+	// Dir holds the disk copy, the initramfs, the console log and sockets.
+	Dir string `json:"dir"`
+	// ExitCode is the main process's exit code once it has ended (-1: unknown).
+	ExitCode int `json:"exit_code"`
+	// AutoRemove removes the VM when it stops (run --rm).
+	AutoRemove bool `json:"auto_remove"`
+	// Created is when the VM was recorded.
+	Created time.Time `json:"created"`
+}
