@@ -66,8 +66,10 @@ func (d *Daemon) emptyDir(dir string) error {
 	return nil
 }
 
-// auditImages reports image rows whose rootfs is missing and image
-// directories without a row.
+// auditImages reports image rows whose rootfs is missing and removes image
+// directories without a row: their names are random ids only banger makes,
+// so such a directory is what a crash left between a rename and its store
+// write (publish, replace or rm), and nobody was told it exists.
 func (d *Daemon) auditImages(ctx context.Context) error {
 	images, err := d.store.ListImages(ctx)
 	if err != nil {
@@ -80,7 +82,17 @@ func (d *Daemon) auditImages(ctx context.Context) error {
 			d.log.Warn("image rootfs is missing", "image", img.Name, "rootfs", img.RootfsPath)
 		}
 	}
-	return d.reportUnrecorded(d.layout.ImagesDir(), "image", func(name string) bool { return known[name] })
+	entries, err := os.ReadDir(d.layout.ImagesDir())
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", d.layout.ImagesDir(), err)
+	}
+	for _, e := range entries {
+		if !known[e.Name()] {
+			d.log.Warn("removing unrecorded image directory", "path", filepath.Join(d.layout.ImagesDir(), e.Name()))
+			d.removeImageDir(e.Name())
+		}
+	}
+	return nil
 }
 
 // reportUnrecorded logs entries of dir that recorded does not know.

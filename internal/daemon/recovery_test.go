@@ -96,19 +96,19 @@ func TestRecoveryCleansAndReports(t *testing.T) {
 	}
 	startDaemon(t, layout, Hooks{})
 
-	for _, gone := range []string{layout.ImageDir("x") + ".staging", layout.KernelDir("k") + ".staging", layout.TmpDir() + "/scratch"} {
+	for _, gone := range []string{layout.ImageDir("x") + ".staging", layout.KernelDir("k") + ".staging", layout.TmpDir() + "/scratch", layout.ImageDir("orphan")} {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
 			t.Errorf("%s survived recovery: %v", gone, err)
 		}
 	}
-	if _, err := os.Stat(layout.ImageDir("orphan")); err != nil {
-		t.Errorf("recovery must only report unrecorded directories: %v", err)
+	if _, err := os.Stat(layout.KernelDir("k-orphan")); err != nil {
+		t.Errorf("recovery must only report unrecorded kernel directories: %v", err)
 	}
 	logged, err := os.ReadFile(layout.LogPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"image rootfs is missing", "image=ghost", "unrecorded image directory",
+	for _, want := range []string{"image rootfs is missing", "image=ghost", "removing unrecorded image directory",
 		"/images/orphan", "kernel directory is missing", "kernel=k-gone", "/kernels/k-orphan", "removing leftover staging"} {
 		if !strings.Contains(string(logged), want) {
 			t.Errorf("log lacks %q:\n%s", want, logged)

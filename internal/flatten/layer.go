@@ -115,7 +115,7 @@ func (a *applier) entry(st *layerState, hdr *tar.Header, content io.Reader) erro
 		if typ == tar.TypeLink {
 			return fmt.Errorf("hardlink %q → %q (the target must be an earlier entry or a file of a lower layer): %w", name, h.Linkname, err)
 		}
-		return fmt.Errorf("writing %q: %w", name, err)
+		return fmt.Errorf("entry %q: %w", name, err)
 	}
 	st.markWritten(name, typ == tar.TypeDir)
 	return nil

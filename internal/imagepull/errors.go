@@ -240,7 +240,7 @@ func classifyHTTP(err error, t target) *Error {
 	case hasCode(te, transport.ManifestUnknownErrorCode):
 		return newError(ErrNotFound, err, "%q not found in %s/%s: check the tag or digest", t.ident, t.registry, t.repo)
 	case hasCode(te, transport.BlobUnknownErrorCode):
-		return newError(ErrNotFound, err, "a blob of %s is missing on %s: the image there is incomplete; re-push it", t.repo, t.registry)
+		return newError(ErrNotFound, err, "blob %s of %s is missing on %s: the image there is incomplete; re-push it", t.ident, t.repo, t.registry)
 	case te.StatusCode == http.StatusNotFound:
 		return notFound(err, te, t)
 	case te.StatusCode >= 500:
@@ -258,7 +258,7 @@ func notFound(err error, te *transport.Error, t target) *Error {
 	case strings.Contains(p, "/manifests/"):
 		return newError(ErrNotFound, err, "%q not found in %s/%s: check the tag or digest", t.ident, t.registry, t.repo)
 	case strings.Contains(p, "/blobs/"):
-		return newError(ErrNotFound, err, "a blob of %s is missing on %s: the image there is incomplete; re-push it", t.repo, t.registry)
+		return newError(ErrNotFound, err, "blob %s of %s is missing on %s: the image there is incomplete; re-push it", t.ident, t.repo, t.registry)
 	}
 	return newError(ErrNotFound, err, "%s/%s not found: check the image name", t.registry, t.repo)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -99,7 +100,10 @@ func (c *Cache) fetchLocked(ctx context.Context, cl *Client, repo name.Repositor
 		if err == nil {
 			return nil
 		}
-		if attempt >= policy.Attempts || !retryableErr(err) {
+		// The transport already retried HTTP statuses; here only broken
+		// or stalled streams are worth a fresh download.
+		var status *transport.Error
+		if attempt >= policy.Attempts || !retryableErr(err) || errors.As(err, &status) {
 			t.hadCreds = cl.hasCredentials(repo)
 			return classify(err, t)
 		}
@@ -123,6 +127,8 @@ func (c *Cache) download(ctx context.Context, cl *Client, repo name.Repository, 
 			os.Remove(f.Name())
 		}
 	}()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	rc, err := cl.openBlob(ctx, repo, b.Digest)
 	if err != nil {
 		return fmt.Errorf("fetching blob %s: %w", b.Digest, err)
@@ -130,12 +136,15 @@ func (c *Cache) download(ctx context.Context, cl *Client, repo name.Repository, 
 	defer rc.Close()
 	h := sha256.New()
 	pw := &progressWriter{report: progress}
-	var src io.Reader = rc
+	var src io.Reader = newIdleReader(rc, stallTimeout, cancel)
 	if b.Size > 0 {
-		src = io.LimitReader(rc, b.Size+1)
+		src = io.LimitReader(src, b.Size+1)
 	}
 	n, err := io.Copy(io.MultiWriter(f, h, pw), src)
 	pw.flush()
+	if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
+		err = cause
+	}
 	if err != nil {
 		return downloadError(b, err)
 	}

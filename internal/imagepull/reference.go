@@ -39,8 +39,15 @@ func DefaultName(ref name.Reference) string {
 		hex = hex[strings.IndexByte(hex, ':')+1:]
 		suffix = hex[:min(12, len(hex))]
 	}
-	return sanitizeName(base + "-" + suffix)
+	name := sanitizeName(base + "-" + suffix)
+	if len(name) > MaxNameLen {
+		name = strings.TrimRight(name[:MaxNameLen], "-._")
+	}
+	return name
 }
+
+// MaxNameLen is the longest name DefaultName returns (the daemon's limit).
+const MaxNameLen = 128
 
 // sanitizeName lowercases s, turns runs of other characters into "-", and
 // trims separators from both ends.
