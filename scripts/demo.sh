@@ -9,6 +9,8 @@ bin=$PWD/bin
 deb=$(ls /var/cache/banger-ci/linux-image-*-cloud-amd64_*.deb | head -n1)
 
 work=$(mktemp -d /tmp/banger-demo.XXXXXX)
+# Built before HOME moves, so the Go caches of the user are used.
+go build -o "$work/push-demo-image" ./tools/push-demo-image
 export HOME=$work/home XDG_STATE_HOME=$work/state XDG_CACHE_HOME=$work/cache XDG_RUNTIME_DIR=$work/run
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" && chmod 0700 "$XDG_RUNTIME_DIR"
 
@@ -32,7 +34,7 @@ for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 &&
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 ref=127.0.0.1:$port/demo/busybox:1
 echo "demo state in $work; registry at 127.0.0.1:$port"
-go run ./tools/push-demo-image "$ref" >/dev/null
+"$work/push-demo-image" "$ref" >/dev/null
 
 step "$bin/banger" kernel import debian-cloud --deb "$deb"
 step "$bin/banger" image pull "$ref" --kernel-ref debian-cloud
