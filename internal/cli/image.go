@@ -6,6 +6,6 @@ func (a *app) imageCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage root filesystem images"}
 	cmd.AddCommand(a.imageRegisterCmd(), a.imageListCmd(), a.imageInspectCmd(), a.imageRmCmd(),
 		a.imagePullCmd(), a.imageCacheCmd())
-	cmd.AddCommand(a.imageSetKernelCmd())
+	cmd.AddCommand(a.imageSetKernelCmd(), a.imageBuildCmd())
 	return cmd
 }

@@ -18,6 +18,7 @@ func (d *Daemon) routes() http.Handler {
 	d.imagePullRoutes(mux)
 	d.kernelRoutes(mux)
 	d.vmRoutes(mux)
+	d.imageBuildRoutes(mux)
 	mux.Handle("/", d.jsonHandler(func(r *http.Request) (any, error) {
 		return nil, errdefs.Newf(errdefs.ErrNotFound, "no API endpoint %s %s", r.Method, r.URL.Path)
 	}))

@@ -39,6 +39,9 @@ func (v *vmSet) run(ctx context.Context, req api.RunVMRequest, progress api.Prog
 	if l.agent == nil {
 		return api.RunResult{}, v.bootFailure(l, errors.New("the guest never connected"))
 	}
+	if l.noAgent {
+		return api.RunResult{VM: l.vm, ExitCode: -1}, nil // the image's own init: no agent to wait for
+	}
 	if req.Detach {
 		if _, err := l.agent.WaitHello(wctx); err != nil {
 			return api.RunResult{}, v.bootFailure(l, err)
@@ -128,26 +131,11 @@ func (v *vmSet) start(ctx context.Context, vm model.VM, img model.Image, k model
 	if err := vmm.CopyDisk(ctx, img.RootfsPath, disk, req.DiskBytes); err != nil {
 		return nil, err
 	}
-	initPath, err := initramfs.LocateInit()
-	if err != nil {
-		return nil, err
-	}
-	progress(api.Event{Phase: "initramfs", Message: "preparing the initramfs"})
-	base, err := initramfs.Cached(ctx, filepath.Join(v.d.layout.CacheDir, "initramfs"), initramfs.Options{
-		InitPath: initPath, ModulesDir: k.Modules, KernelID: k.Digest + "/" + k.Release})
-	if err != nil {
-		return nil, err
-	}
-	initrd := filepath.Join(vm.Dir, "initrd")
-	if err := initramfs.ForVM(ctx, base, cfg, initrd); err != nil {
-		return nil, fmt.Errorf("writing vm initramfs: %w", err)
-	}
-	spec := vmm.Spec{Kernel: k.Image, Initrd: initrd, Disk: disk, CPUs: vm.CPUs, MemoryMiB: vm.MemoryMiB, StateDir: vm.Dir}
+	spec := vmm.Spec{Kernel: k.Image, Disk: disk, CPUs: vm.CPUs, MemoryMiB: vm.MemoryMiB, StateDir: vm.Dir}
 	for _, p := range req.Ports {
 		spec.Ports = append(spec.Ports, vmm.PortForward{HostPort: p.Host, GuestPort: p.Guest})
 	}
-	progress(api.Event{Phase: "boot", Message: "starting the machine"})
-	m, err := qemu.Backend{Notef: func(f string, a ...any) { v.d.log.Info(fmt.Sprintf(f, a...)) }}.Start(ctx, spec)
+	m, err := v.d.startMachine(ctx, k, cfg, spec, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -156,13 +144,35 @@ func (v *vmSet) start(ctx context.Context, vm model.VM, img model.Image, k model
 		m.Kill()
 		return nil, err
 	}
-	l := &liveVM{vm: vm, m: m, ready: make(chan struct{}), exited: make(chan struct{})}
+	l := &liveVM{vm: vm, m: m, noAgent: cfg.Init == vmconfig.InitImage, ready: make(chan struct{}), exited: make(chan struct{})}
 	v.mu.Lock()
 	v.live[vm.Name] = l
 	v.mu.Unlock()
 	go v.supervise(l)
 	v.d.log.Info("vm started", "vm", vm.Name, "id", vm.ID, "pid", vm.PID, "image", img.Name, "kernel", k.Name)
 	return l, nil
+}
+
+// startMachine writes the initramfs for cfg (the kernel's cached one plus
+// the VM's settings) into spec.StateDir and starts spec under QEMU.
+func (d *Daemon) startMachine(ctx context.Context, k model.Kernel, cfg vmconfig.Config, spec vmm.Spec,
+	progress api.ProgressFunc) (vmm.Machine, error) {
+	initPath, err := initramfs.LocateInit()
+	if err != nil {
+		return nil, err
+	}
+	progress(api.Event{Phase: "initramfs", Message: "preparing the initramfs"})
+	base, err := initramfs.Cached(ctx, filepath.Join(d.layout.CacheDir, "initramfs"), initramfs.Options{
+		InitPath: initPath, ModulesDir: k.Modules, KernelID: k.Digest + "/" + k.Release})
+	if err != nil {
+		return nil, err
+	}
+	spec.Initrd = filepath.Join(spec.StateDir, "initrd")
+	if err := initramfs.ForVM(ctx, base, cfg, spec.Initrd); err != nil {
+		return nil, fmt.Errorf("writing vm initramfs: %w", err)
+	}
+	progress(api.Event{Phase: "boot", Message: "starting the machine"})
+	return qemu.Backend{Notef: func(f string, a ...any) { d.log.Info(fmt.Sprintf(f, a...)) }}.Start(ctx, spec)
 }
 
 // guestConfig resolves what the guest runs from the image config and req.
@@ -173,11 +183,15 @@ func guestConfig(name string, img model.Image, req api.RunVMRequest) (vmconfig.C
 		cmd = req.Cmd
 	}
 	args := append(append([]string{}, c.Entrypoint...), cmd...)
-	if len(args) == 0 {
+	if err := checkInit(req); err != nil {
+		return vmconfig.Config{}, err
+	}
+	if len(args) == 0 && req.Init != vmconfig.InitImage {
 		return vmconfig.Config{}, errdefs.Newf(errdefs.ErrInvalid, "image %q has no entrypoint or cmd; give a command after --", img.Name)
 	}
 	return vmconfig.Config{
 		Hostname: name,
+		Init:     req.Init,
 		Network:  &vmconfig.Network{Address: "10.0.2.15/24", Gateway: "10.0.2.2", DNS: []string{"10.0.2.3"}},
 		Process: vmconfig.Process{Args: args, Env: append(append([]string{}, c.Env...), req.Env...),
 			WorkingDir: c.WorkingDir, User: c.User},
