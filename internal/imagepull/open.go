@@ -30,20 +30,34 @@ func (c *Cache) Open(ctx context.Context, d v1.Hash) (io.ReadCloser, error) {
 	if err := checkDigest(d); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(c.Path(d))
+	rc, err := OpenLayerFile(ctx, c.Path(d))
 	if err != nil {
 		return nil, fmt.Errorf("opening cached layer %s: %w", d, err)
+	}
+	return rc, nil
+}
+
+// OpenLayerFile returns the uncompressed content of a layer file, the
+// compression detected from its first bytes. Decompression runs ahead of
+// the reader in its own goroutine (bounded), so it overlaps with whatever
+// the reader does with the bytes. Reads fail once ctx ends.
+func OpenLayerFile(ctx context.Context, path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
 	r, closeFn, err := decompress(bufio.NewReaderSize(f, 256<<10))
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("opening cached layer %s: %w", d, err)
+		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { f.Close() }) // a canceled pull stops reading
-	return &layerReader{r: r, close: func() error {
+	ra := newReadAhead(r)
+	return &layerReader{r: ra, close: func() error {
 		stop()
+		f.Close() // unblocks a producer stuck in a read
+		ra.Close()
 		closeFn()
-		f.Close()
 		return nil
 	}}, nil
 }

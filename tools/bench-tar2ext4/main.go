@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -20,8 +19,7 @@ import (
 
 	"github.com/banger-dev/banger/internal/ext4"
 	"github.com/banger-dev/banger/internal/flatten"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
+	"github.com/banger-dev/banger/internal/imagepull"
 )
 
 func main() {
@@ -56,7 +54,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var layers []flatten.Layer
 	for _, p := range fs.Args() {
-		layers = append(layers, flatten.Layer{Digest: p, Open: func(context.Context) (io.ReadCloser, error) { return openLayer(p) }})
+		layers = append(layers, flatten.Layer{Digest: p, Open: func(ctx context.Context) (io.ReadCloser, error) { return imagepull.OpenLayerFile(ctx, p) }})
 	}
 	st, err := flatten.Apply(ctx, w, layers, flatten.Options{})
 	if err != nil {
@@ -78,36 +76,3 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return err
 }
 
-// openLayer opens a layer file, decompressing gzip or zstd by magic number.
-func openLayer(p string) (io.ReadCloser, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("opening layer: %w", err)
-	}
-	br := bufio.NewReaderSize(f, 256<<10)
-	magic, _ := br.Peek(4)
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("reading gzip header of %s: %w", p, err)
-		}
-		return readCloser{zr, func() error { zr.Close(); return f.Close() }}, nil
-	case string(magic) == "\x28\xb5\x2f\xfd":
-		zr, err := zstd.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("reading zstd header of %s: %w", p, err)
-		}
-		return readCloser{zr, func() error { zr.Close(); return f.Close() }}, nil
-	}
-	return readCloser{br, f.Close}, nil
-}
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r readCloser) Close() error { return r.close() }
