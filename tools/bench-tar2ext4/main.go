@@ -75,4 +75,3 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		elapsed.Seconds(), ru.Maxrss, st.Entries, st.Bytes, w.Stats().ImageSize)
 	return err
 }
-
