@@ -45,3 +45,8 @@ deps:
 
 # What a fresh machine needs to run the whole suite: packages, then the tests.
 ci: deps test
+
+# Boot time and exec round trip under TCG against a bare kernel+busybox boot (docs/benchmarks.md).
+.PHONY: bench-boot
+bench-boot: build
+	./scripts/bench/boot.sh

@@ -36,4 +36,9 @@ if ! ls "$kdir"/linux-image-*-cloud-amd64_*.deb >/dev/null 2>&1; then
   chmod 0777 "$kdir"
   (cd "$kdir" && apt-get download -qq "$pkg")
 fi
+
+# The debootstrapped bookworm minbase tree the Debian boot test
+# (e2e/debianboot) and make bench use; debootstrap's output goes to stderr,
+# stdout is kept for the kernel path below.
+"$(dirname "$0")/bench/ensure-tree.sh" "$kdir/bookworm-minbase" >&2
 ls "$kdir"/linux-image-*-cloud-amd64_*.deb | head -n1
