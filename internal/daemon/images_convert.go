@@ -57,13 +57,17 @@ func (d *Daemon) convert(ctx context.Context, plan *pullPlan, dir string, progre
 	return res, nil
 }
 
-// cachedLayers opens plan's layers from the blob cache, decompressed.
+// cachedLayers opens plan's layers from the blob cache, decompressed, each
+// once its download has finished.
 func (d *Daemon) cachedLayers(plan *pullPlan) []flatten.Layer {
 	layers := make([]flatten.Layer, len(plan.resolved.Layers))
 	for i, l := range plan.resolved.Layers {
 		layers[i] = flatten.Layer{
 			Digest: l.Digest.String(),
 			Open: func(ctx context.Context) (io.ReadCloser, error) {
+				if err := plan.fetch.wait(ctx, i); err != nil {
+					return nil, err
+				}
 				return d.blobs.Open(ctx, l.Digest)
 			},
 		}

@@ -49,13 +49,14 @@ type pullPlan struct {
 	client   *imagepull.Client
 	resolved *imagepull.Resolved
 	old      *model.Image // the image of that name this pull replaces
+	fetch    *layerFetch  // the layer downloads, running while conversion reads
 }
 
 // pullImage resolves req.Ref to a digest once, fetches the layers into the
-// blob cache, converts them straight into an ext4 file in a staging
-// directory and publishes it. An image of the same name and ref whose
-// digest is unchanged is left alone ("up to date"); a changed digest
-// replaces it atomically.
+// blob cache while converting them (each layer as soon as it has arrived)
+// straight into an ext4 file in a staging directory, and publishes it. An
+// image of the same name and ref whose digest is unchanged is left alone
+// ("up to date"); a changed digest replaces it atomically.
 func (d *Daemon) pullImage(ctx context.Context, req api.PullImageRequest, progress api.ProgressFunc) (api.PullResult, error) {
 	start := time.Now()
 	plan, err := d.planPull(ctx, req)
@@ -80,11 +81,12 @@ func (d *Daemon) pullImage(ctx context.Context, req api.PullImageRequest, progre
 	if plan.upToDate() {
 		return d.keepUpToDate(ctx, plan, start)
 	}
-	downloaded, err := d.fetchLayers(ctx, plan, progress)
-	if err != nil {
-		return api.PullResult{}, err
-	}
+	downloaded := plan.missingBytes(d.blobs)
+	plan.fetch = d.startFetch(ctx, plan, progress)
 	res, err := d.publishPull(ctx, plan, progress)
+	if ferr := plan.fetch.stop(); ferr != nil {
+		err = ferr // the download failure, not how conversion saw it
+	}
 	if err != nil {
 		return api.PullResult{}, err
 	}
@@ -166,26 +168,15 @@ func (d *Daemon) keepUpToDate(ctx context.Context, plan *pullPlan, start time.Ti
 	return api.PullResult{Image: img, UpToDate: true, Seconds: time.Since(start).Seconds()}, nil
 }
 
-// fetchLayers brings every layer into the blob cache, verified, and
-// returns how many bytes came over the network.
-func (d *Daemon) fetchLayers(ctx context.Context, plan *pullPlan, progress api.ProgressFunc) (int64, error) {
-	var missing int64
-	for _, l := range plan.resolved.Layers {
-		if !d.blobs.Has(l.Digest, l.Size) {
-			missing += l.Size
+// missingBytes is how much of the image's layers the cache lacks.
+func (p *pullPlan) missingBytes(blobs *imagepull.Cache) int64 {
+	var n int64
+	for _, l := range p.resolved.Layers {
+		if !blobs.Has(l.Digest, l.Size) {
+			n += l.Size
 		}
 	}
-	err := d.blobs.FetchAll(ctx, plan.client, plan.resolved, func(p imagepull.LayerProgress) {
-		ev := api.Event{Phase: "fetch", Item: p.Digest.String(), Current: p.Done, Total: p.Total}
-		if p.Cached {
-			ev.Message, ev.Current = "cached", p.Total
-		}
-		progress(ev)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("fetching layers of %s: %w", plan.req.Ref, err)
-	}
-	return missing, nil
+	return n
 }
 
 // publishPull converts the cached layers into a new image directory and
