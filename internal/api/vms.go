@@ -54,6 +54,10 @@ type RunVMRequest struct {
 	Remove bool `json:"remove,omitempty"`
 	// Detach answers once the guest is up instead of streaming output.
 	Detach bool `json:"detach,omitempty"`
+	// Init is "banger" (the default: banger-init runs the process, with the
+	// agent) or "image" (the image's own /sbin/init; no command, no agent,
+	// so Detach is required and vm stop presses the power button).
+	Init string `json:"init,omitempty"`
 }
 
 // PortForward maps a host port to a guest TCP port.

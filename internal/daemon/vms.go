@@ -42,6 +42,10 @@ type liveVM struct {
 	agent  *agent.Client // set before ready is closed; nil if the guest never connected
 	ready  chan struct{}
 	exited chan struct{} // closed once the machine is gone and the row updated
+
+	// noAgent marks a VM booted with the image's own init: nothing in the
+	// guest answers the agent connection.
+	noAgent bool
 }
 
 func (d *Daemon) vmRoutes(mux *http.ServeMux) {
@@ -76,6 +80,7 @@ func (d *Daemon) vmRoutes(mux *http.ServeMux) {
 		}
 		return v.exec(r.Context(), r.PathValue("name"), req, progress)
 	}))
+	v.attachRoutes(mux)
 }
 
 func (v *vmSet) get(name string) *liveVM {
@@ -124,7 +129,7 @@ func (v *vmSet) stop(ctx context.Context, l *liveVM) {
 	case <-l.exited:
 		return
 	}
-	if l.agent != nil {
+	if l.agent != nil && !l.noAgent {
 		sctx, cancel := context.WithTimeout(ctx, stopTimeout)
 		err := l.agent.Shutdown(sctx)
 		cancel()

@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"syscall"
+
+	"github.com/banger-dev/banger/internal/agent"
+	"github.com/banger-dev/banger/internal/api"
+	"github.com/banger-dev/banger/internal/errdefs"
+)
+
+// attachRoutes adds the attach endpoints (see api.AttachProtocol).
+func (v *vmSet) attachRoutes(mux *http.ServeMux) {
+	mux.Handle("POST "+api.PathVMExecAttach, v.d.guard(v.handleExecAttach))
+	mux.Handle("POST "+api.PathVMRunAttach, v.d.guard(v.handleRunAttach))
+}
+
+// handleExecAttach starts a command in a running VM and relays its stdio.
+// When the client hangs up first, the command's process group is killed.
+func (v *vmSet) handleExecAttach(w http.ResponseWriter, r *http.Request) {
+	var req api.ExecAttachRequest
+	err := checkUpgrade(r)
+	if err == nil {
+		err = decodeBody(r, &req)
+	}
+	if err != nil {
+		v.d.writeError(w, r, err)
+		return
+	}
+	vm, ag, err := v.execAgent(r.Context(), r.PathValue("name"), req.Cmd)
+	if err != nil {
+		v.d.writeError(w, r, err)
+		return
+	}
+	ac, err := upgrade(w, vm.Name)
+	if err != nil {
+		v.d.log.Warn("attaching exec", "vm", r.PathValue("name"), "err", err)
+		return
+	}
+	// The request's context ends with the handler; the stream ends when
+	// the client hangs up.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	code, err := relayExec(ctx, cancel, ac, ag, req)
+	ac.finish(code, err)
+}
+
+// relayExec runs req through ag with the stream as its stdio.
+func relayExec(ctx context.Context, cancel func(), ac *attachConn, ag *agent.Client, req api.ExecAttachRequest) (int, error) {
+	var stdin io.Reader
+	var stdinW *io.PipeWriter
+	if req.Stdin {
+		pr, pw := io.Pipe()
+		defer pr.Close() // unblocks a stdin frame the process will never read
+		stdin, stdinW = pr, pw
+	}
+	areq := agent.ExecRequest{Argv: req.Cmd, Env: req.Env, Dir: req.Dir, User: req.User,
+		TTY: req.TTY, Rows: req.Rows, Cols: req.Cols}
+	s, err := ag.Start(ctx, areq, stdin, ac.writer(agent.FrameStdout), ac.writer(agent.FrameStderr))
+	if err != nil {
+		return 0, err
+	}
+	go ac.control(ctx, attachTarget{
+		stdin:  stdinW,
+		signal: func(ctx context.Context, sig syscall.Signal) error { return s.Signal(ctx, sig, true) },
+		resize: s.Resize,
+	}, cancel)
+	st, err := s.Wait(ctx)
+	return st.Code, err
+}
+
+// handleRunAttach boots a VM as a foreground vm run does and relays its
+// main process's output; the client's signals go to the main process's
+// group. When the client hangs up first, the VM keeps running.
+func (v *vmSet) handleRunAttach(w http.ResponseWriter, r *http.Request) {
+	var req api.RunVMRequest
+	err := checkUpgrade(r)
+	if err == nil {
+		err = decodeBody(r, &req)
+	}
+	if err == nil && req.Detach {
+		err = errdefs.Newf(errdefs.ErrInvalid, "a detached run has nothing to attach to")
+	}
+	var l *liveVM
+	if err == nil {
+		l, err = v.bootAndWait(r.Context(), req)
+	}
+	if err != nil {
+		v.d.writeError(w, r, err)
+		return
+	}
+	ac, err := upgrade(w, l.vm.Name)
+	if err != nil {
+		v.d.log.Warn("attaching run", "vm", l.vm.Name, "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	go ac.control(ctx, attachTarget{signal: func(ctx context.Context, sig syscall.Signal) error {
+		return l.agent.Signal(ctx, agent.MainSessionID, sig, true)
+	}}, cancel)
+	st, err := l.agent.AttachMain(ctx, ac.writer(agent.FrameStdout), ac.writer(agent.FrameStderr))
+	if err != nil && ctx.Err() == nil {
+		err = v.bootFailure(l, err)
+	}
+	ac.finish(st.Code, err)
+}
+
+// bootAndWait boots req's VM and waits for its agent to connect.
+func (v *vmSet) bootAndWait(ctx context.Context, req api.RunVMRequest) (*liveVM, error) {
+	l, err := v.boot(ctx, req, func(api.Event) {})
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, bootTimeout)
+	defer cancel()
+	select {
+	case <-l.ready:
+	case <-wctx.Done():
+		return nil, fmt.Errorf("waiting for vm %q to boot: %w", l.vm.Name, wctx.Err())
+	}
+	if l.agent == nil {
+		return nil, v.bootFailure(l, errors.New("the guest never connected"))
+	}
+	return l, nil
+}
