@@ -7,50 +7,21 @@ import (
 	"time"
 
 	"github.com/banger-dev/banger/internal/api"
+	"github.com/banger-dev/banger/internal/client"
 	"github.com/banger-dev/banger/internal/model"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) kernelListCmd() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List installed kernels",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format, "table", "json"); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			kernels, err := c.ListKernels(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if kernels == nil {
-				kernels = []model.Kernel{}
-			}
-			if format == "json" {
-				return writeJSON(a.env.Stdout, kernels)
-			}
-			return writeKernelTable(a, kernels)
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
-	return cmd
+	return listCmd(a, "List installed kernels", (*client.Client).ListKernels, kernelTable)
 }
 
-func writeKernelTable(a *app, kernels []model.Kernel) error {
-	tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tRELEASE\tARCH\tFORMAT\tBOOTS\tSIZE\tCREATED")
-	for _, k := range kernels {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, orDash(k.Release), orDash(k.Arch), orDash(k.Format),
-			yesNo(k.Boots), humanSize(k.SizeBytes), k.Created.Local().Format("2006-01-02 15:04"))
-	}
-	return tw.Flush()
+var kernelTable = table[model.Kernel]{
+	header: []string{"NAME", "RELEASE", "ARCH", "FORMAT", "BOOTS", "SIZE", "CREATED"},
+	row: func(k model.Kernel) []string {
+		return []string{k.Name, orDash(k.Release), orDash(k.Arch), orDash(k.Format), yesNo(k.Boots),
+			humanSize(k.SizeBytes), k.Created.Local().Format("2006-01-02 15:04")}
+	},
 }
 
 func (a *app) kernelInspectCmd() *cobra.Command {

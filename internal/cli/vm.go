@@ -3,8 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"github.com/banger-dev/banger/internal/client"
+	"github.com/banger-dev/banger/internal/model"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -42,44 +43,21 @@ func (a *app) vmCmd() *cobra.Command {
 }
 
 func (a *app) vmListCmd() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List VMs",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format, "table", "json"); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			vms, err := c.ListVMs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				return writeJSON(a.env.Stdout, vms)
-			}
-			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tID\tIMAGE\tKERNEL\tSTATE\tPID\tEXIT")
-			for _, vm := range vms {
-				pid, exit := "-", "-"
-				if vm.PID > 0 {
-					pid = strconv.Itoa(vm.PID)
-				}
-				if vm.ExitCode >= 0 {
-					exit = strconv.Itoa(vm.ExitCode)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", vm.Name, shortID(vm.ID), orDash(vm.Image), orDash(vm.Kernel), vm.State, pid, exit)
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
-	return cmd
+	return listCmd(a, "List VMs", (*client.Client).ListVMs, vmTable)
+}
+
+var vmTable = table[model.VM]{
+	header: []string{"NAME", "ID", "IMAGE", "KERNEL", "STATE", "PID", "EXIT"},
+	row: func(vm model.VM) []string {
+		pid, exit := "-", "-"
+		if vm.PID > 0 {
+			pid = strconv.Itoa(vm.PID)
+		}
+		if vm.ExitCode >= 0 {
+			exit = strconv.Itoa(vm.ExitCode)
+		}
+		return []string{vm.Name, shortID(vm.ID), orDash(vm.Image), orDash(vm.Kernel), string(vm.State), pid, exit}
+	},
 }
 
 func (a *app) vmInspectCmd() *cobra.Command {
