@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -145,6 +147,22 @@ func TestVMRun(t *testing.T) {
 		stdout, _, code := te.run(t, "vm", "exec", "svc", "--", "sh", "-c", "hostname; exit 3")
 		if code != 3 || stdout != "svc\n" {
 			t.Errorf("vm exec: exit %d, stdout %q", code, stdout)
+		}
+		// Two execs at once over the one agent stream, each with its own output and code.
+		var wg sync.WaitGroup
+		codes, outs := make([]int, 2), make([]string, 2)
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[i], _, codes[i] = te.run(t, "vm", "exec", "svc", "--", "sh", "-c", fmt.Sprintf("sleep 1; echo exec%d; exit %d", i, 10+i))
+			}()
+		}
+		wg.Wait()
+		for i := range 2 {
+			if codes[i] != 10+i || outs[i] != fmt.Sprintf("exec%d\n", i) {
+				t.Errorf("concurrent exec %d: exit %d, stdout %q", i, codes[i], outs[i])
+			}
 		}
 		if stderr := te.fails(t, "vm", "rm", "svc"); !strings.Contains(stderr, "is running") {
 			t.Errorf("rm of a running vm: %q", stderr)
