@@ -246,6 +246,9 @@ func (c *Client) window(f Frame) error {
 	if stream != streamStdin {
 		return fmt.Errorf("%w: window for the guest's own stream", ErrProtocol)
 	}
+	if f.Session == MainSessionID {
+		return c.main.stdin.add(int(n))
+	}
 	if s := c.session(f.Session); s != nil {
 		return s.stdin.add(int(n))
 	}

@@ -19,9 +19,10 @@ type hostMain struct {
 	mu       sync.Mutex
 	ring     ring
 	attached bool
-	allowed  [3]int // bytes the guest may still send, per stream
-	grant    [3]int // window to hand back
-	ack      bool   // an ExitAck is due
+	allowed  [3]int  // bytes the guest may still send, per stream
+	grant    [3]int  // window to hand back
+	ack      bool    // an ExitAck is due
+	stdin    *credit // what the guest lets us send to the main process's stdin
 	status   *ExitStatus
 	exited   chan struct{}
 	gone     bool
@@ -31,7 +32,7 @@ type hostMain struct {
 
 func newHostMain(c *Client) *hostMain {
 	return &hostMain{c: c, exited: make(chan struct{}), wake: make(chan struct{}, 1),
-		news: make(chan struct{}, 1), allowed: [3]int{0, InitialWindow, InitialWindow}}
+		news: make(chan struct{}, 1), stdin: newCredit(), allowed: [3]int{0, InitialWindow, InitialWindow}}
 }
 
 func poke(ch chan struct{}) {
@@ -47,6 +48,17 @@ func poke(ch chan struct{}) {
 // returns ctx's error; output keeps being kept for the next attach. Only one
 // caller may be attached at a time.
 func (c *Client) AttachMain(ctx context.Context, stdout, stderr io.Writer) (ExitStatus, error) {
+	return c.AttachMainStdin(ctx, nil, stdout, stderr)
+}
+
+// AttachMainStdin is AttachMain that also copies stdin, if not nil, to the
+// main process's stdin (a process started without one drops it), closing
+// that at stdin's end. A read error other than EOF stops the copy and leaves
+// the process's stdin open, for a later attach. The copy runs until stdin
+// ends, even past the return: hand it a reader the caller can close, like
+// an io.Pipe. The terminal size of a main process with one follows Resize
+// with MainSessionID.
+func (c *Client) AttachMainStdin(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) (ExitStatus, error) {
 	m := c.main
 	m.mu.Lock()
 	if m.attached {
@@ -56,6 +68,9 @@ func (c *Client) AttachMain(ctx context.Context, stdout, stderr io.Writer) (Exit
 	m.attached = true
 	m.mu.Unlock()
 	defer m.detach()
+	if stdin != nil {
+		go m.pumpStdin(stdin)
+	}
 	w := [3]io.Writer{nil, stdout, stderr}
 	for {
 		m.mu.Lock()
@@ -159,7 +174,17 @@ func (m *hostMain) detach() {
 	poke(m.wake)
 }
 
+// pumpStdin sends r to the main process's stdin as the guest's window
+// allows, then closes it at r's EOF.
+func (m *hostMain) pumpStdin(r io.Reader) {
+	send := func(b []byte) error { return m.c.send(FrameStdin, MainSessionID, b) }
+	if pumpOut(r, m.stdin, send) == nil {
+		m.c.send(FrameStdinClose, MainSessionID, nil) //nolint:errcheck // the connection fails on its own
+	}
+}
+
 func (m *hostMain) fail() {
+	m.stdin.close()
 	m.mu.Lock()
 	m.gone = true
 	m.mu.Unlock()

@@ -30,10 +30,10 @@
 //	0x03  Error       either 0        message str; the sender hangs up after it
 //	0x10  Exec        host   new id   argv list, env list, dir str, user str,
 //	                                  flags u8 (bit 0: tty), rows u16, cols u16
-//	0x11  Stdin       host   id       bytes
-//	0x12  StdinClose  host   id       (empty); ignored for a tty session
+//	0x11  Stdin       host   id or 0  bytes
+//	0x12  StdinClose  host   id or 0  (empty); ignored for a tty session
 //	0x13  Signal      host   id or 0  signal u32 (1-64), flags u8 (bit 0: process group)
-//	0x14  Resize      host   id       rows u16, cols u16
+//	0x14  Resize      host   id or 0  rows u16, cols u16
 //	0x15  Shutdown    host   0        (empty)
 //	0x16  ExitAck     host   0        (empty): the main exit status arrived
 //	0x20  Started     guest  id       pid u32
@@ -61,11 +61,16 @@
 // the guest, the Exit again on every new connection; the host answers the
 // Exit with ExitAck, and the init waits for that (MainSession.Delivered)
 // before powering off. This Exit is how the host learns the VM's exit code.
+// When the init gave the main process a stdin (MainProcess.Stdin) or a
+// terminal (MainProcess.Resize), the host's Stdin, StdinClose and Resize
+// frames for session 0 reach it; Stdin frames may come before the init has
+// started the process and wait for it. Otherwise they are dropped (Stdin
+// credit is still handed back).
 //
 // # Flow control
 //
-// Each data stream of each session (the main one included) starts with
-// InitialWindow (256 KiB) of credit. A sender sends no more than its credit;
+// Each data stream of each session (the main one included, its stdin per
+// connection) starts with InitialWindow (256 KiB) of credit. A sender sends no more than its credit;
 // the receiver hands credit back with Window frames as the bytes leave its
 // queue (written to the process's stdin, or to the host's writer). Bytes past
 // the window are a protocol error. So a chatty process blocks on its pipe

@@ -24,12 +24,22 @@ type MainProcess struct {
 	// also end a grace period after Exit. Each is closed, if it is an
 	// io.Closer, once read to its end.
 	Stdout, Stderr io.Reader
+	// Stdin, if set, receives the host's Stdin frames; StdinClose closes it,
+	// unless TTY is set. Nil drops them.
+	Stdin io.WriteCloser
+	// TTY reports that Stdin and Stdout are a terminal's master.
+	TTY bool
+	// Resize, if set, applies the host's Resize frames.
+	Resize func(rows, cols uint16) error
 }
 
 // MainSession reports the main process to hosts under session id 0.
 type MainSession struct {
-	srv *Server
-	pid int
+	srv    *Server
+	pid    int
+	stdin  io.WriteCloser
+	tty    bool
+	resize func(rows, cols uint16) error
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -48,7 +58,7 @@ type MainSession struct {
 // status, sent again to every host that connects later. There is one main
 // process per server.
 func (s *Server) AttachMain(p MainProcess) (*MainSession, error) {
-	m := &MainSession{srv: s, pid: p.Pid, acked: make(chan struct{})}
+	m := &MainSession{srv: s, pid: p.Pid, stdin: p.Stdin, tty: p.TTY, resize: p.Resize, acked: make(chan struct{})}
 	m.cond.L = &m.mu
 	streams := []uint8{}
 	for i, r := range []io.Reader{p.Stdout, p.Stderr} {
@@ -65,6 +75,7 @@ func (s *Server) AttachMain(p MainProcess) (*MainSession, error) {
 	}
 	s.main = m
 	conn := s.conn
+	close(s.mainReadyLocked())
 	s.mu.Unlock()
 	for i, g := range m.readers {
 		go m.read(g, streams[i])

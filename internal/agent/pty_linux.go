@@ -71,3 +71,15 @@ func control(f *os.File, fn func(fd int) error) error {
 	}
 	return ferr
 }
+
+// OpenPTY allocates a pseudo-terminal of rows x cols (0 x 0: left unset)
+// through /dev/ptmx, for an init that gives the main process a terminal.
+// Neither end becomes the caller's controlling tty; both are close-on-exec.
+func OpenPTY(rows, cols uint16) (master, slave *os.File, err error) {
+	return openPTY(rows, cols)
+}
+
+// SetWinsize sets the size of the terminal whose master is given.
+func SetWinsize(master *os.File, rows, cols uint16) error {
+	return setWinsize(master, rows, cols)
+}

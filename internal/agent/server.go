@@ -46,6 +46,8 @@ type Server struct {
 	conn    *serverConn // the greeted connection, if any
 	greets  int         // connections greeted so far
 	main    *MainSession
+	// mainReady is closed once main is set (see mainReadyLocked).
+	mainReady chan struct{}
 }
 
 // NewServer returns a Server.
@@ -79,7 +81,7 @@ func (s *Server) Serve(ctx context.Context, conn io.ReadWriteCloser) error {
 	}()
 
 	sc := &serverConn{srv: s, conn: conn, enc: NewEncoder(conn), sessions: make(map[uint32]*execSession),
-		mainOut: newCredit(), mainErr: newCredit()}
+		mainOut: newCredit(), mainErr: newCredit(), mainIn: newInbound(), done: make(chan struct{})}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	err := sc.run()

@@ -16,12 +16,17 @@ type serverConn struct {
 	enc  *Encoder
 
 	closed atomic.Bool
+	done   chan struct{} // closed by close
 
 	mu       sync.Mutex
 	sessions map[uint32]*execSession
 	greeted  bool
 	// mainOut and mainErr meter main-process output on this connection.
 	mainOut, mainErr *credit
+	// mainIn queues the main process's stdin from this host; one pump
+	// writes it (see mainInput).
+	mainIn     *inbound
+	mainInOnce sync.Once
 }
 
 // send writes one frame.
@@ -70,6 +75,8 @@ func (sc *serverConn) close() {
 	sc.conn.Close()
 	sc.mainOut.close()
 	sc.mainErr.close()
+	sc.mainIn.abort()
+	close(sc.done)
 	sc.srv.gone(sc)
 	sc.mu.Lock()
 	sessions := sc.sessions
@@ -175,6 +182,9 @@ func (sc *serverConn) stdinOrResize(f Frame) error {
 		if rows, cols, err = decodeU16Pair(f.Payload, "resize"); err != nil {
 			return err
 		}
+	}
+	if f.Session == MainSessionID {
+		return sc.mainInput(f, rows, cols)
 	}
 	e := sc.session(f.Session)
 	if e == nil {

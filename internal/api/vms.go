@@ -58,6 +58,14 @@ type RunVMRequest struct {
 	// agent) or "image" (the image's own /sbin/init; no command, no agent,
 	// so Detach is required and vm stop presses the power button).
 	Init string `json:"init,omitempty"`
+	// Stdin gives the main process a stdin fed by the attach stream's Stdin
+	// frames (PathVMRunAttach); without it stdin is /dev/null.
+	Stdin bool `json:"stdin,omitempty"`
+	// TTY gives the main process a terminal of Rows x Cols, its size
+	// following the attach stream's Resize frames.
+	TTY  bool   `json:"tty,omitempty"`
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
 }
 
 // PortForward maps a host port to a guest TCP port.

@@ -158,8 +158,8 @@ func (te *testEnv) interrupt(t *testing.T, n int, args ...string) (int, string, 
 // paths through it, then boots a second in the foreground to interrupt it.
 func TestVMAttach(t *testing.T) {
 	te, image := vmSetup(t)
-	if stderr := te.fails(t, "vm", "run", "-it", image); !strings.Contains(stderr, "vm exec -it") {
-		t.Errorf("vm run -it: %q", stderr)
+	if stderr := te.fails(t, "vm", "run", "-it", image); !strings.Contains(stderr, "needs a terminal on stdin") {
+		t.Errorf("vm run -it without a terminal: %q", stderr)
 	}
 	te.ok(t, "image", "set-kernel", image, "cloud")
 	te.ok(t, "vm", "run", "-d", "--name", "att", image, "--", "sleep", "600")
@@ -235,6 +235,30 @@ func TestVMAttach(t *testing.T) {
 		time.Sleep(time.Second)
 		if out := te.ok(t, "vm", "exec", "att", "--", "sh", "-c", "ps | grep -c '[s]leep 100' || true"); out != "0\n" {
 			t.Errorf("the interrupted sleep is still running: %q", out)
+		}
+	})
+
+	// The main process's own stdin and terminal, through the agent: one
+	// boot each.
+	t.Run("RunStdin", func(t *testing.T) {
+		stdout, stderr, code := te.runIn(t, "hi\n", "vm", "run", "--rm", "-i", image, "--", "sh", "-c", "read x; echo got $x; exit 4")
+		if code != 4 || stdout != "got hi\n" {
+			t.Errorf("run -i: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	})
+
+	t.Run("RunTTY", func(t *testing.T) {
+		p := openPty(t, 33, 77)
+		done := te.runOnPty(p, "vm", "run", "--rm", "-it", image, "--", "sh", "-c", "tty; stty size; read x; stty size; exit 4")
+		p.waitFor(t, "33 77")
+		p.waitFor(t, "/dev/pts/")
+		p.resize(t, 40, 100)
+		syscall.Kill(os.Getpid(), syscall.SIGWINCH)
+		time.Sleep(time.Second)
+		p.master.Write([]byte("go\r"))
+		p.waitFor(t, "40 100")
+		if code := waitExit(t, done); code != 4 {
+			t.Errorf("run -it: exit %d", code)
 		}
 	})
 

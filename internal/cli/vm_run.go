@@ -22,18 +22,25 @@ func (a *app) vmRunCmd() *cobra.Command {
 			"command after --). In the foreground the process's output is shown and banger exits with its\n" +
 			"exit code; Ctrl-C sends SIGINT to the process, a second Ctrl-C detaches (the VM keeps running).\n" +
 			"With -d banger prints the VM's name once the guest is up.\n\n" +
-			"The main process has no stdin or terminal: for an interactive shell, use\n" +
-			"`banger vm run -d --name NAME IMAGE -- sleep infinity` and then `banger vm exec -it NAME -- sh`.",
+			"-i forwards stdin to the process, -t gives it a terminal (with -i the local terminal goes raw,\n" +
+			"so Ctrl-C reaches the guest), as vm exec does: `banger vm run --rm -it IMAGE -- sh`.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if interactive || tty {
-				return errdefs.Newf(errdefs.ErrInvalid, "vm run does not support -i or -t yet (the main process has no stdin); "+
-					"use vm run -d and then vm exec -it")
-			}
 			req.Image, req.Cmd = args[0], args[1:]
 			if req.Init == "image" {
+				if interactive || tty {
+					return errdefs.Newf(errdefs.ErrInvalid, "--init=image runs detached: -i and -t need banger's init")
+				}
 				req.Detach = true // no agent reports the output: see vm logs
 			}
+			opts := attachOptions{fd: -1}
+			if !req.Detach {
+				var err error
+				if opts, err = a.attachTerminal(interactive, tty); err != nil {
+					return err
+				}
+			}
+			req.Stdin, req.TTY, req.Rows, req.Cols = interactive, tty, opts.rows, opts.cols
 			if disk != "" {
 				var err error
 				if req.DiskBytes, err = parseSize(disk); err != nil {
@@ -56,7 +63,8 @@ func (a *app) vmRunCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.drive(at, attachOptions{detachNote: fmt.Sprintf("vm %q keeps running (banger vm stop %s)", at.VM, at.VM)})
+				opts.detachNote = fmt.Sprintf("vm %q keeps running (banger vm stop %s)", at.VM, at.VM)
+				return a.drive(at, opts)
 			}
 			res, err := c.RunVM(cmd.Context(), req, a.env.Stdout, a.env.Stderr)
 			if err != nil {
@@ -78,8 +86,8 @@ func (a *app) vmRunCmd() *cobra.Command {
 	f.BoolVarP(&req.Detach, "detach", "d", false, "return once the guest is up, printing the VM's name")
 	f.StringVar(&req.Init, "init", "", "banger (default) or image: hand PID 1 to the image's /sbin/init\n"+
 		"(runs detached, no command, no vm exec; vm logs shows the console, vm stop presses the power button)")
-	f.BoolVarP(&interactive, "interactive", "i", false, "not supported yet: use vm exec -i")
-	f.BoolVarP(&tty, "tty", "t", false, "not supported yet: use vm exec -t")
+	f.BoolVarP(&interactive, "interactive", "i", false, "forward stdin to the process")
+	f.BoolVarP(&tty, "tty", "t", false, "give the process a terminal")
 	return cmd
 }
 

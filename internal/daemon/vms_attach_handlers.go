@@ -74,8 +74,9 @@ func relayExec(ctx context.Context, cancel func(), ac *attachConn, ag *agent.Cli
 }
 
 // handleRunAttach boots a VM as a foreground vm run does and relays its
-// main process's output; the client's signals go to the main process's
-// group. When the client hangs up first, the VM keeps running.
+// main process's output, and its input with req.Stdin; the client's signals
+// go to the main process's group, its resizes to the main process's
+// terminal (req.TTY). When the client hangs up first, the VM keeps running.
 func (v *vmSet) handleRunAttach(w http.ResponseWriter, r *http.Request) {
 	var req api.RunVMRequest
 	err := checkUpgrade(r)
@@ -100,14 +101,33 @@ func (v *vmSet) handleRunAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
-	go ac.control(ctx, attachTarget{signal: func(ctx context.Context, sig syscall.Signal) error {
-		return l.agent.Signal(ctx, agent.MainSessionID, sig, true)
-	}}, cancel)
-	st, err := l.agent.AttachMain(ctx, ac.writer(agent.FrameStdout), ac.writer(agent.FrameStderr))
+	st, err := relayMain(ctx, cancel, ac, l.agent, req.Stdin)
 	if err != nil && ctx.Err() == nil {
 		err = v.bootFailure(l, err)
 	}
 	ac.finish(st.Code, err)
+}
+
+// relayMain relays the main process's output to the stream and the
+// stream's signals, resizes and (with stdin) input to the main process.
+// A client that hangs up leaves the process's stdin open.
+func relayMain(ctx context.Context, cancel func(), ac *attachConn, ag *agent.Client, stdin bool) (agent.ExitStatus, error) {
+	t := attachTarget{
+		signal: func(ctx context.Context, sig syscall.Signal) error {
+			return ag.Signal(ctx, agent.MainSessionID, sig, true)
+		},
+		resize: func(ctx context.Context, rows, cols uint16) error {
+			return ag.Resize(ctx, agent.MainSessionID, rows, cols)
+		},
+	}
+	var in io.Reader
+	if stdin {
+		pr, pw := io.Pipe()
+		defer pr.Close() // ends the copy to the guest once detached
+		in, t.stdin = pr, pw
+	}
+	go ac.control(ctx, t, cancel)
+	return ag.AttachMainStdin(ctx, in, ac.writer(agent.FrameStdout), ac.writer(agent.FrameStderr))
 }
 
 // bootAndWait boots req's VM and waits for its agent to connect.

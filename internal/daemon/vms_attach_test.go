@@ -81,3 +81,12 @@ func TestGuestConfigInit(t *testing.T) {
 		t.Errorf("init=banger: %+v, %v", cfg, err)
 	}
 }
+
+func TestGuestConfigTerminal(t *testing.T) {
+	req := api.RunVMRequest{Cmd: []string{"sh"}, Stdin: true, TTY: true, Rows: 30, Cols: 90}
+	cfg, err := guestConfig("h", model.Image{Name: "i"}, req)
+	p := cfg.Process
+	if err != nil || !p.Stdin || !p.PTY || p.TTY || p.Rows != 30 || p.Cols != 90 {
+		t.Errorf("-it: %+v, %v", p, err)
+	}
+}

@@ -194,7 +194,7 @@ func guestConfig(name string, img model.Image, req api.RunVMRequest) (vmconfig.C
 		Init:     req.Init,
 		Network:  &vmconfig.Network{Address: "10.0.2.15/24", Gateway: "10.0.2.2", DNS: []string{"10.0.2.3"}},
 		Process: vmconfig.Process{Args: args, Env: append(append([]string{}, c.Env...), req.Env...),
-			WorkingDir: c.WorkingDir, User: c.User},
+			WorkingDir: c.WorkingDir, User: c.User, Stdin: req.Stdin, PTY: req.TTY, Rows: req.Rows, Cols: req.Cols},
 	}, nil
 }
 

@@ -48,6 +48,13 @@ func TestBuildProcess(t *testing.T) {
 	if p.Dir != "/" || p.Credential != nil || !slices.Contains(p.Env, "TERM=linux") {
 		t.Errorf("defaults: dir %q credential %+v env %v", p.Dir, p.Credential, p.Env)
 	}
+	p, err = buildProcess(vmconfig.Process{Args: []string{"true"}, PTY: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.TTY || !slices.Contains(p.Env, "TERM=xterm") {
+		t.Errorf("pty: tty %v env %v", p.TTY, p.Env)
+	}
 }
 
 func TestBuildProcessErrors(t *testing.T) {

@@ -57,6 +57,9 @@ func servePort(ctx context.Context, srv *agent.Server, dev string) {
 // output is only drained (it already went to the console).
 func (h *hostLink) attach(mp *mainProc) error {
 	if h == nil {
+		if mp.stdin != nil && mp.pty == nil {
+			mp.stdin.Close() // nobody can send any
+		}
 		for _, r := range []io.Reader{mp.stdout, mp.stderr} {
 			if r != nil {
 				go io.Copy(io.Discard, r)
@@ -64,7 +67,12 @@ func (h *hostLink) attach(mp *mainProc) error {
 		}
 		return nil
 	}
-	ms, err := h.srv.AttachMain(agent.MainProcess{Pid: mp.pid, Stdout: mp.stdout, Stderr: mp.stderr})
+	p := agent.MainProcess{Pid: mp.pid, Stdout: mp.stdout, Stderr: mp.stderr, Stdin: mp.stdin}
+	if mp.pty != nil {
+		p.TTY = true
+		p.Resize = func(rows, cols uint16) error { return agent.SetWinsize(mp.pty, rows, cols) }
+	}
+	ms, err := h.srv.AttachMain(p)
 	if err != nil {
 		return fmt.Errorf("reporting main process: %w", err)
 	}

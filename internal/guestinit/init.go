@@ -197,7 +197,7 @@ func (r *run) startMain(sup *supervisor) (*mainProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startMain(sup, p, os.Stdout)
+	return startMain(sup, p, r.cfg.Process, os.Stdout)
 }
 
 // waitMain waits for the main process to exit. A shutdown request (from the

@@ -13,12 +13,16 @@ import (
 )
 
 // mainProc is the started main process: its pid, its exit status once reaped,
-// and the output it writes (nil with a tty, whose output goes straight to
-// the serial console).
+// the output it writes (nil with the serial console as its tty, whose output
+// goes straight there), and where its input goes (nil: /dev/null or the
+// console). With a pseudo-terminal, pty is its master, which is both stdout
+// and stdin.
 type mainProc struct {
 	pid            int
 	exited         chan agent.ExitStatus
 	stdout, stderr io.Reader
+	stdin          io.WriteCloser
+	pty            *os.File
 }
 
 // buildProcess resolves the image's process spec inside the switched root:
@@ -39,7 +43,11 @@ func buildProcess(cfg vmconfig.Process, hostname string) (*agent.Process, error)
 			env = append(env, kv)
 		}
 	}
-	if cfg.TTY && !hasKey(env, "TERM") {
+	switch {
+	case hasKey(env, "TERM"):
+	case cfg.PTY:
+		env = append(env, "TERM=xterm") // the host's terminal, whatever it is
+	case cfg.TTY:
 		env = append(env, "TERM=linux")
 	}
 	dir := cfg.WorkingDir
@@ -49,7 +57,7 @@ func buildProcess(cfg vmconfig.Process, hostname string) (*agent.Process, error)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating working directory %s: %w", dir, err)
 	}
-	p := &agent.Process{Argv: cfg.Args, Env: env, Dir: dir, TTY: cfg.TTY}
+	p := &agent.Process{Argv: cfg.Args, Env: env, Dir: dir, TTY: cfg.TTY || cfg.PTY}
 	if cfg.User != "" {
 		p.Credential = &syscall.Credential{Uid: uid, Gid: gid, Groups: groups}
 	}
@@ -65,11 +73,25 @@ func hasKey(env []string, key string) bool {
 
 // startMain starts p through the supervisor's spawner. Without a tty, its
 // stdout and stderr are pipes: each is copied to the console and offered to
-// the host. With a tty it gets the serial console as controlling terminal.
-func startMain(sup *supervisor, p *agent.Process, console io.Writer) (*mainProc, error) {
+// the host; its stdin is /dev/null, or a pipe for the host with cfg.Stdin.
+// With cfg.PTY it gets a pseudo-terminal whose master goes to the host (and
+// not to the console); with cfg.TTY alone, the serial console as its
+// controlling terminal.
+func startMain(sup *supervisor, p *agent.Process, cfg vmconfig.Process, console io.Writer) (*mainProc, error) {
 	mp := &mainProc{exited: make(chan agent.ExitStatus, 1)}
 	var closeAfter []*os.File
-	if p.TTY {
+	if cfg.PTY {
+		master, slave, err := agent.OpenPTY(cfg.Rows, cfg.Cols)
+		if err != nil {
+			return nil, fmt.Errorf("opening a terminal: %w", err)
+		}
+		p.Stdin, p.Stdout, p.Stderr = slave, slave, slave
+		mp.stdout, mp.pty = master, master
+		if cfg.Stdin {
+			mp.stdin = master
+		}
+		closeAfter = append(closeAfter, slave)
+	} else if p.TTY {
 		tty, err := os.OpenFile("/dev/ttyS0", os.O_RDWR, 0)
 		if err != nil {
 			return nil, fmt.Errorf("opening the serial console: %w", err)
@@ -77,9 +99,9 @@ func startMain(sup *supervisor, p *agent.Process, console io.Writer) (*mainProc,
 		p.Stdin, p.Stdout, p.Stderr = tty, tty, tty
 		closeAfter = append(closeAfter, tty)
 	} else {
-		null, err := os.Open("/dev/null")
+		null, err := mainStdin(cfg.Stdin, mp)
 		if err != nil {
-			return nil, fmt.Errorf("opening /dev/null: %w", err)
+			return nil, err
 		}
 		outR, outW, err := teePipe(console)
 		if err != nil {
@@ -103,6 +125,24 @@ func startMain(sup *supervisor, p *agent.Process, console io.Writer) (*mainProc,
 	mp.pid = pid
 	sup.forwardTo(pid)
 	return mp, nil
+}
+
+// mainStdin returns the child's stdin: /dev/null, or with host the read end
+// of a pipe whose write end it keeps in mp.stdin.
+func mainStdin(host bool, mp *mainProc) (*os.File, error) {
+	if !host {
+		null, err := os.Open("/dev/null")
+		if err != nil {
+			return nil, fmt.Errorf("opening /dev/null: %w", err)
+		}
+		return null, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating input pipe: %w", err)
+	}
+	mp.stdin = w
+	return r, nil
 }
 
 // teePipe returns a pipe for a child's output stream: whatever the child

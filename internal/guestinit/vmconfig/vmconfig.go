@@ -55,6 +55,15 @@ type Process struct {
 	User string `json:"user,omitempty"`
 	// TTY gives the process the serial console as its controlling terminal.
 	TTY bool `json:"tty,omitempty"`
+	// PTY gives the process a pseudo-terminal of Rows x Cols instead, whose
+	// master the agent relays: output as the main session's stdout, the
+	// host's stdin and resizes as its input. It wins over TTY.
+	PTY  bool   `json:"pty,omitempty"`
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
+	// Stdin makes the host's stdin, through the agent, the process's stdin
+	// (a pipe; the terminal with PTY). Without it stdin is /dev/null.
+	Stdin bool `json:"stdin,omitempty"`
 }
 
 // Load reads a Config from a JSON file.
