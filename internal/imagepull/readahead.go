@@ -53,7 +53,7 @@ func (ra *readAhead) produce(r io.Reader) {
 			ra.err = errReadAheadClosed
 			return
 		}
-		n, err := io.ReadFull(r, buf)
+		n, err := fill(r, buf)
 		if n > 0 {
 			select {
 			case ra.full <- buf[:n]:
@@ -62,15 +62,26 @@ func (ra *readAhead) produce(r io.Reader) {
 				return
 			}
 		}
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			ra.err = io.EOF
-			return
-		}
 		if err != nil {
-			ra.err = err
+			ra.err = err // io.EOF only at a clean end: a truncated stream's own error passes through
 			return
 		}
 	}
+}
+
+// fill reads into buf until it is full or r fails. Unlike io.ReadFull it
+// passes r's errors through untouched, so a decompressor's
+// io.ErrUnexpectedEOF (a truncated stream) is never mistaken for the end.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (ra *readAhead) Read(p []byte) (int, error) {
