@@ -180,17 +180,9 @@ func (d *Daemon) kernelUsers(ctx context.Context, name string) ([]string, error)
 	return users, nil
 }
 
-// validateKernelName checks a kernel name; on top of the common rules it
-// must not look like a staging directory, which startup would remove.
-func validateKernelName(name string) error {
-	if err := validateName("kernel", name); err != nil {
-		return err
-	}
-	if strings.HasSuffix(name, paths.StagingSuffix) {
-		return errdefs.Newf(errdefs.ErrInvalid, "invalid kernel name %q: it must not end in %s", name, paths.StagingSuffix)
-	}
-	return nil
-}
+// validateKernelName checks a kernel name (the common rules keep names
+// from looking like staging directories, which startup removes).
+func validateKernelName(name string) error { return validateName("kernel", name) }
 
 // kernelError tags a kernelcat error with its errdefs category.
 func kernelError(err error) error {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/banger-dev/banger/internal/errdefs"
@@ -22,18 +23,17 @@ type fillKernel func(ctx context.Context, staging string) (*kernelcat.Kernel, er
 
 // installKernel publishes the kernel fill produces as kernels/<name> and
 // records it. digest is what the row keeps ("" means the image file's
-// sha256). With old set, the new kernel replaces it: the old directory is
-// moved aside, and moved back if anything fails. The caller holds the
-// kernel's name lock.
+// sha256). With old set, the new kernel replaces it: once the new one is
+// complete, the old directory is moved aside (so it stays usable while the
+// new one is made), and moved back if anything fails after that; a crash in
+// between is undone at the next start (restoreAsideKernels). The caller
+// holds the kernel's name lock.
 func (d *Daemon) installKernel(ctx context.Context, name string, old *model.Kernel, digest string, fill fillKernel) (model.Kernel, error) {
 	final := d.layout.KernelDir(name)
-	aside := final + "~old" + paths.StagingSuffix
+	aside := final + asideSuffix
 	if old != nil {
 		if err := os.RemoveAll(aside); err != nil {
 			return model.Kernel{}, fmt.Errorf("clearing %s: %w", aside, err)
-		}
-		if err := os.Rename(final, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return model.Kernel{}, fmt.Errorf("moving the old kernel aside: %w", err)
 		}
 	}
 	var k model.Kernel
@@ -42,7 +42,13 @@ func (d *Daemon) installKernel(ctx context.Context, name string, old *model.Kern
 			var err error
 			k, err = stageKernel(ctx, name, staging, digest, fill)
 			k.Dir = final
-			return err
+			if err != nil || old == nil {
+				return err
+			}
+			if err := os.Rename(final, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("moving the old kernel aside: %w", err)
+			}
+			return nil
 		},
 		func(ctx context.Context) error {
 			if old != nil {
@@ -62,6 +68,38 @@ func (d *Daemon) installKernel(ctx context.Context, name string, old *model.Kern
 		d.discard(aside)
 	}
 	return k, nil
+}
+
+// asideSuffix names a replaced kernel's directory while its successor is
+// being published.
+const asideSuffix = "~old" + paths.StagingSuffix
+
+// restoreAsideKernels moves back a replaced kernel whose successor never
+// got published (the daemon died in between), before start-up removes
+// staging leftovers.
+func (d *Daemon) restoreAsideKernels() error {
+	entries, err := os.ReadDir(d.layout.KernelsDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", d.layout.KernelsDir(), err)
+	}
+	for _, e := range entries {
+		base, ok := strings.CutSuffix(e.Name(), asideSuffix)
+		if !ok {
+			continue
+		}
+		final := d.layout.KernelDir(base)
+		if _, err := os.Lstat(final); !errors.Is(err, fs.ErrNotExist) {
+			continue // the successor is in place: the aside copy is garbage
+		}
+		d.log.Warn("restoring a kernel whose replacement was interrupted", "kernel", base)
+		if err := os.Rename(filepath.Join(d.layout.KernelsDir(), e.Name()), final); err != nil {
+			return fmt.Errorf("restoring kernel %s: %w", base, err)
+		}
+	}
+	return nil
 }
 
 // stageKernel runs fill in staging, names the kernel, and makes the files

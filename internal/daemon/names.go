@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"regexp"
+	"strings"
 
 	"github.com/banger-dev/banger/internal/errdefs"
+	"github.com/banger-dev/banger/internal/paths"
 )
 
 // namePattern is what image, kernel and VM names may look like: safe as a
@@ -17,6 +19,10 @@ func validateName(kind, name string) error {
 	if !namePattern.MatchString(name) {
 		return errdefs.Newf(errdefs.ErrInvalid,
 			"invalid %s name %q: use letters, digits, '.', '_' and '-' (at most 128, starting with a letter or digit)", kind, name)
+	}
+	if strings.HasSuffix(name, paths.StagingSuffix) {
+		// Directories with that suffix are half-made and removed at start-up.
+		return errdefs.Newf(errdefs.ErrInvalid, "invalid %s name %q: it must not end in %q", kind, name, paths.StagingSuffix)
 	}
 	return nil
 }

@@ -17,6 +17,9 @@ import (
 // reports, without deleting anything, records whose files are gone and
 // published directories nobody records.
 func (d *Daemon) recover(ctx context.Context) error {
+	if err := d.restoreAsideKernels(); err != nil {
+		return err
+	}
 	for _, dir := range d.layout.ArtifactDirs() {
 		if err := d.removeStaging(dir); err != nil {
 			return err

@@ -115,3 +115,28 @@ func TestRecoveryCleansAndReports(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryRestoresAsideKernel: a daemon that died after moving a
+// replaced kernel aside but before publishing its successor gets the old
+// kernel back at the next start, instead of losing it with the staging
+// leftovers.
+func TestRecoveryRestoresAsideKernel(t *testing.T) {
+	layout, _ := tempLayout(t)
+	if err := layout.EnsureState(); err != nil {
+		t.Fatal(err)
+	}
+	aside := layout.KernelDir("k") + asideSuffix
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(aside, "vmlinuz"), []byte("old kernel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, layout, Hooks{})
+	if data, err := os.ReadFile(filepath.Join(layout.KernelDir("k"), "vmlinuz")); err != nil || string(data) != "old kernel" {
+		t.Errorf("old kernel not restored: %q, %v", data, err)
+	}
+	if _, err := os.Stat(aside); !os.IsNotExist(err) {
+		t.Errorf("aside copy still there: %v", err)
+	}
+}
