@@ -30,13 +30,6 @@ func (d *Daemon) imageBuildRoutes(mux *http.ServeMux) {
 		}
 		return d.buildImage(r.Context(), req, progress)
 	}))
-	go func() {
-		select {
-		case <-d.ready:
-			d.killOrphanBuilds()
-		case <-d.failed:
-		}
-	}()
 }
 
 // buildPlan is a build request checked against the store.

@@ -20,6 +20,9 @@ func (d *Daemon) recover(ctx context.Context) error {
 	if err := d.restoreAsideKernels(); err != nil {
 		return err
 	}
+	if err := d.recoverMachines(ctx); err != nil {
+		return err
+	}
 	for _, dir := range d.layout.ArtifactDirs() {
 		if err := d.removeStaging(dir); err != nil {
 			return err

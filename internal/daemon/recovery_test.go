@@ -88,7 +88,7 @@ func TestRecoveryCleansAndReports(t *testing.T) {
 	}
 	for _, dir := range []string{
 		layout.ImageDir("orphan"), layout.ImageDir("x") + ".staging/sub", layout.KernelDir("k") + ".staging",
-		layout.KernelDir("k-orphan"), layout.TmpDir() + "/scratch",
+		layout.KernelDir("k-orphan"), layout.TmpDir() + "/scratch", layout.VMDir("orphanvm"),
 	} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -96,7 +96,7 @@ func TestRecoveryCleansAndReports(t *testing.T) {
 	}
 	startDaemon(t, layout, Hooks{})
 
-	for _, gone := range []string{layout.ImageDir("x") + ".staging", layout.KernelDir("k") + ".staging", layout.TmpDir() + "/scratch", layout.ImageDir("orphan")} {
+	for _, gone := range []string{layout.ImageDir("x") + ".staging", layout.KernelDir("k") + ".staging", layout.TmpDir() + "/scratch", layout.ImageDir("orphan"), layout.VMDir("orphanvm")} {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
 			t.Errorf("%s survived recovery: %v", gone, err)
 		}

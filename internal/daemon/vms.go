@@ -50,13 +50,6 @@ type liveVM struct {
 
 func (d *Daemon) vmRoutes(mux *http.ServeMux) {
 	v := &vmSet{d: d, live: map[string]*liveVM{}}
-	go func() {
-		select {
-		case <-d.ready:
-			v.reconcile(context.Background())
-		case <-d.failed:
-		}
-	}()
 	mux.Handle("GET "+api.PathVMs, d.jsonHandler(func(r *http.Request) (any, error) {
 		return d.store.ListVMs(r.Context())
 	}))
@@ -170,13 +163,7 @@ func (v *vmSet) handleRemove(r *http.Request) (any, error) {
 }
 
 // remove deletes vm's row and directory; a missing row is fine (--rm).
-func (v *vmSet) remove(ctx context.Context, vm model.VM) {
-	if err := v.d.store.DeleteVM(ctx, vm.Name); err != nil && errdefs.CategoryOf(err) != errdefs.ErrNotFound {
-		v.d.log.Error("removing vm record", "vm", vm.Name, "err", err)
-	}
-	v.d.discard(vm.Dir)
-	v.d.log.Info("vm removed", "vm", vm.Name, "id", vm.ID)
-}
+func (v *vmSet) remove(ctx context.Context, vm model.VM) { v.d.removeVMRecord(ctx, vm) }
 
 // outputWriter sends what is written as output events of one stream.
 type outputWriter struct {
