@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/banger-dev/banger/internal/agent"
@@ -71,6 +72,14 @@ func (v *vmSet) bootFailure(l *liveVM, err error) error {
 // boot prepares the VM's directory, starts its machine, records it and
 // starts supervising it.
 func (v *vmSet) boot(ctx context.Context, req api.RunVMRequest, progress api.ProgressFunc) (*liveVM, error) {
+	// The image's name lock keeps a pull or rm from replacing its files
+	// until the VM has its own copy.
+	unlockImage, err := v.d.lockName(ctx, "image", req.Image)
+	if err != nil {
+		return nil, err
+	}
+	var releaseImage sync.Once
+	defer releaseImage.Do(unlockImage)
 	img, err := v.d.store.GetImage(ctx, req.Image)
 	if err != nil {
 		return nil, err
@@ -115,7 +124,7 @@ func (v *vmSet) boot(ctx context.Context, req api.RunVMRequest, progress api.Pro
 	if err := os.MkdirAll(vm.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating vm directory: %w", err)
 	}
-	l, err := v.start(ctx, vm, img, k, cfg, req, progress)
+	l, err := v.start(ctx, vm, img, k, cfg, req, func() { releaseImage.Do(unlockImage) }, progress)
 	if err != nil {
 		v.d.discard(vm.Dir)
 		return nil, err
@@ -124,11 +133,14 @@ func (v *vmSet) boot(ctx context.Context, req api.RunVMRequest, progress api.Pro
 }
 
 // start fills the VM directory, starts the machine and records the VM.
+// copied is called once the image's files are no longer needed.
 func (v *vmSet) start(ctx context.Context, vm model.VM, img model.Image, k model.Kernel, cfg vmconfig.Config,
-	req api.RunVMRequest, progress api.ProgressFunc) (*liveVM, error) {
+	req api.RunVMRequest, copied func(), progress api.ProgressFunc) (*liveVM, error) {
 	progress(api.Event{Phase: "disk", Message: "copying the image's root filesystem"})
 	disk := filepath.Join(vm.Dir, "disk.ext4")
-	if err := vmm.CopyDisk(ctx, img.RootfsPath, disk, req.DiskBytes); err != nil {
+	err := vmm.CopyDisk(ctx, img.RootfsPath, disk, req.DiskBytes)
+	copied()
+	if err != nil {
 		return nil, err
 	}
 	spec := vmm.Spec{Kernel: k.Image, Disk: disk, CPUs: vm.CPUs, MemoryMiB: vm.MemoryMiB, StateDir: vm.Dir}
