@@ -38,7 +38,7 @@ func (d *Daemon) recoverMachines(ctx context.Context) error {
 			d.removeVMRecord(ctx, vm)
 			continue
 		}
-		if err := d.store.SetVMState(ctx, vm.Name, model.VMStopped, 0, vm.ExitCode); err != nil {
+		if err := d.store.SetVMState(ctx, vm.ID, model.VMStopped, 0, vm.ExitCode); err != nil {
 			return fmt.Errorf("recording that vm %s stopped: %w", vm.Name, err)
 		}
 	}

@@ -244,7 +244,7 @@ func (v *vmSet) supervise(l *liveVM) {
 	ctx = context.Background()
 	if l.vm.AutoRemove {
 		v.remove(ctx, l.vm)
-	} else if err := v.d.store.SetVMState(ctx, l.vm.Name, model.VMStopped, 0, code); err != nil && errdefs.CategoryOf(err) != errdefs.ErrNotFound {
+	} else if err := v.d.store.SetVMState(ctx, l.vm.ID, model.VMStopped, 0, code); err != nil && errdefs.CategoryOf(err) != errdefs.ErrNotFound {
 		v.d.log.Error("recording vm stop", "vm", l.vm.Name, "err", err)
 	}
 	close(l.exited)

@@ -23,10 +23,11 @@ func (s *Store) CreateVM(ctx context.Context, vm model.VM) error {
 	return nil
 }
 
-// SetVMState records the state, pid and exit code of the VM called name.
-func (s *Store) SetVMState(ctx context.Context, name, state string, pid, exitCode int) error {
-	return s.execOne(ctx, fmt.Sprintf("vm %q", name),
-		`UPDATE vms SET state=?, pid=?, exit_code=? WHERE name=?`, state, pid, exitCode, name)
+// SetVMState records the state, pid and exit code of the VM with that id
+// (not name: a later VM may have taken the name of a removed one).
+func (s *Store) SetVMState(ctx context.Context, id, state string, pid, exitCode int) error {
+	return s.execOne(ctx, fmt.Sprintf("vm %s", id),
+		`UPDATE vms SET state=?, pid=?, exit_code=? WHERE id=?`, state, pid, exitCode, id)
 }
 
 // GetVM returns the VM called name, or errdefs.ErrNotFound.

@@ -27,7 +27,7 @@ func TestVMRoundTrip(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, vm) {
 		t.Fatalf("GetVM = %+v, %v; want %+v", got, err, vm)
 	}
-	if err := s.SetVMState(ctx, "web", model.VMStopped, 0, 7); err != nil {
+	if err := s.SetVMState(ctx, "abc", model.VMStopped, 0, 7); err != nil {
 		t.Fatal(err)
 	}
 	vms, err := s.ListVMs(ctx)
@@ -40,7 +40,7 @@ func TestVMRoundTrip(t *testing.T) {
 	if _, err := s.GetVM(ctx, "web"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("GetVM after delete: %v", err)
 	}
-	if err := s.SetVMState(ctx, "web", model.VMStopped, 0, 0); !errors.Is(err, errdefs.ErrNotFound) {
+	if err := s.SetVMState(ctx, "abc", model.VMStopped, 0, 0); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("SetVMState of a missing vm: %v", err)
 	}
 }
