@@ -54,9 +54,24 @@ func TestImageBuild(t *testing.T) {
 	}
 	checkBuiltImage(t, img, host)
 
-	t.Run("FailingStep", func(t *testing.T) {
+	// A failing build and a good one from the same base, at the same time:
+	// the base is locked only while its rootfs is copied.
+	t.Run("FailingStepBesideAnotherBuild", func(t *testing.T) {
+		other := make(chan string, 1)
+		go func() {
+			_, stderr, code := te.run(t, "image", "build", "--from-image", base, "--name", "second", "--run", "echo two > /srv/two.txt")
+			other <- fmt.Sprintf("exit %d: %s", code, stderr)
+		}()
 		stderr := te.fails(t, "image", "build", "--from-image", base, "--name", "broken",
 			"--run", "echo before-failing", "--run", "echo last words >&2; exit 3")
+		if res := <-other; !strings.HasPrefix(res, "exit 0") {
+			t.Fatalf("concurrent build from the same base: %s", res)
+		}
+		second := inspectImage(t, te, "second")
+		if n := ext4check.Tree(t, ext4check.MountRO(t, second.RootfsPath))["srv/two.txt"]; n.SHA256 != ext4check.SHA256("two\n") {
+			t.Errorf("second build's /srv/two.txt = %v", n)
+		}
+		te.ok(t, "image", "rm", "second")
 		if !strings.Contains(stderr, "step 2/2 (run echo last words >&2; exit 3) failed with exit status 3") ||
 			!strings.Contains(stderr, "last words") {
 			t.Errorf("failing step: %q", stderr)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/banger-dev/banger/internal/api"
@@ -49,11 +52,13 @@ func (d *Daemon) buildImage(ctx context.Context, req api.BuildImageRequest, prog
 	if err := checkBuildRequest(req); err != nil {
 		return api.BuildResult{}, err
 	}
-	unlock, err := d.lockNames(ctx, "image", req.Base, req.Name)
+	// The base is locked only until its rootfs is copied, so several
+	// builds can start from one base at once; the new name stays locked.
+	locks, err := d.lockNames(ctx, "image", req.Base, req.Name)
 	if err != nil {
 		return api.BuildResult{}, err
 	}
-	defer unlock()
+	defer locks.releaseAll()
 	plan, err := d.planBuild(ctx, req)
 	if err != nil {
 		return api.BuildResult{}, err
@@ -65,7 +70,7 @@ func (d *Daemon) buildImage(ctx context.Context, req api.BuildImageRequest, prog
 	}
 	var rec api.BuildRecord
 	build := func(ctx context.Context, staging string) error {
-		if rec, err = d.runBuild(ctx, plan, staging, progress); err != nil {
+		if rec, err = d.runBuild(ctx, plan, staging, func() { locks.release(req.Base) }, progress); err != nil {
 			return err
 		}
 		data, err := json.MarshalIndent(rec, "", "  ")
@@ -178,27 +183,50 @@ func checkStep(s api.BuildStep) error {
 	return nil
 }
 
+// heldLocks are name locks taken together and released one by one or all
+// at once (each at most once).
+type heldLocks struct {
+	mu   sync.Mutex
+	held map[string]func()
+}
+
+// release gives up the lock on name, if still held.
+func (h *heldLocks) release(name string) {
+	h.mu.Lock()
+	unlock := h.held[name]
+	delete(h.held, name)
+	h.mu.Unlock()
+	if unlock != nil {
+		unlock()
+	}
+}
+
+// releaseAll gives up every lock still held.
+func (h *heldLocks) releaseAll() {
+	h.mu.Lock()
+	names := slices.Sorted(maps.Keys(h.held))
+	h.mu.Unlock()
+	for _, n := range slices.Backward(names) {
+		h.release(n)
+	}
+}
+
 // lockNames takes the name locks of kind for every name, in sorted order so
 // two operations locking the same pair cannot deadlock.
-func (d *Daemon) lockNames(ctx context.Context, kind string, names ...string) (unlock func(), err error) {
+func (d *Daemon) lockNames(ctx context.Context, kind string, names ...string) (*heldLocks, error) {
 	names = append([]string{}, names...)
 	sort.Strings(names)
-	var unlocks []func()
-	unlock = func() {
-		for i := len(unlocks) - 1; i >= 0; i-- {
-			unlocks[i]()
-		}
-	}
-	for i, n := range names {
-		if i > 0 && n == names[i-1] {
+	h := &heldLocks{held: map[string]func(){}}
+	for _, n := range names {
+		if h.held[n] != nil {
 			continue
 		}
 		u, err := d.lockName(ctx, kind, n)
 		if err != nil {
-			unlock()
+			h.releaseAll()
 			return nil, err
 		}
-		unlocks = append(unlocks, u)
+		h.held[n] = u
 	}
-	return unlock, nil
+	return h, nil
 }

@@ -37,14 +37,17 @@ type buildVM struct {
 	progress api.ProgressFunc
 }
 
-// runBuild copies the base rootfs to staging, boots it, runs the steps and
-// shuts the guest down, checking the filesystem was left clean.
-func (d *Daemon) runBuild(ctx context.Context, plan *buildPlan, staging string, progress api.ProgressFunc) (api.BuildRecord, error) {
+// runBuild copies the base rootfs to staging (calling copied once the base's
+// files are no longer needed), boots it, runs the steps and shuts the guest
+// down, checking the filesystem was left clean.
+func (d *Daemon) runBuild(ctx context.Context, plan *buildPlan, staging string, copied func(), progress api.ProgressFunc) (api.BuildRecord, error) {
 	rec := api.BuildRecord{Base: plan.base.Name, BaseID: plan.base.ID, Kernel: plan.kernel.Name,
 		Profile: plan.req.Profile, Env: plan.req.Env}
 	disk := filepath.Join(staging, rootfsName)
 	progress(api.Event{Phase: "disk", Message: "copying the root filesystem of " + plan.base.Name})
-	if err := vmm.CopyDisk(ctx, plan.base.RootfsPath, disk, plan.req.DiskBytes); err != nil {
+	err := vmm.CopyDisk(ctx, plan.base.RootfsPath, disk, plan.req.DiskBytes)
+	copied()
+	if err != nil {
 		return rec, err
 	}
 	runDir := filepath.Join(d.layout.TmpDir(), "build-"+plan.id[:12])
