@@ -31,7 +31,13 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
 
-step() { printf '\n\033[1m$'; printf ' %q' "$@"; printf '\033[0m\n'; "$@"; }
+# step prints a command (arguments with spaces or ; in single quotes), then runs it.
+step() {
+  printf '\n\033[1m$'
+  for a in "$@"; do case $a in *[[:space:]\;]*) printf " '%s'" "$a" ;; *) printf ' %s' "$a" ;; esac; done
+  printf '\033[0m\n'
+  "$@"
+}
 ref=127.0.0.1:$port/demo/busybox:1
 echo "demo state in $work; registry at 127.0.0.1:$port"
 "$work/push-demo-image" "$ref" >/dev/null
