@@ -116,7 +116,7 @@ func (d *Daemon) planBuild(ctx context.Context, req api.BuildImageRequest) (*bui
 	if kname == "" {
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "image %q has no kernel; try: banger image set-kernel %s KERNEL or --kernel K", base.Name, base.Name)
 	}
-	k, err := d.kernel(ctx, kname)
+	k, err := d.bootKernel(ctx, kname)
 	if err != nil {
 		return nil, err
 	}

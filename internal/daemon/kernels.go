@@ -77,6 +77,23 @@ func (d *Daemon) kernel(ctx context.Context, name string) (model.Kernel, error) 
 	return k, nil
 }
 
+// bootKernel is kernel for a boot: it refuses a kernel that is known not
+// to boot under QEMU microvm (wrong architecture, an ELF without a PVH
+// note, a missing virtio/ext4 option...), naming why. A kernel whose config
+// is unknown is tried.
+func (d *Daemon) bootKernel(ctx context.Context, name string) (model.Kernel, error) {
+	row, err := d.store.GetKernel(ctx, name)
+	if err != nil {
+		return model.Kernel{}, err
+	}
+	k, rep := d.describeKernel(ctx, row)
+	if rep != nil && len(rep.Blockers) > 0 {
+		return model.Kernel{}, errdefs.Newf(errdefs.ErrInvalid, "kernel %q cannot boot under QEMU microvm: %s (see banger kernel inspect %s)",
+			name, strings.Join(rep.Blockers, "; "), name)
+	}
+	return k, nil
+}
+
 // describeKernel fills the file fields of a stored kernel from its
 // kernel.json and its Boots verdict from kernelcat.Inspect. A kernel whose
 // files cannot be read keeps the stored fields, with Boots false and the
@@ -85,7 +102,8 @@ func (d *Daemon) describeKernel(ctx context.Context, k model.Kernel) (model.Kern
 	m, err := kernelcat.ReadManifest(k.Dir)
 	if err != nil {
 		d.log.Warn("reading kernel manifest", "kernel", k.Name, "err", err)
-		return k, &kernelcat.Report{Reasons: []string{fmt.Sprintf("cannot read the kernel's files: %v", err)}}
+		msg := fmt.Sprintf("cannot read the kernel's files: %v", err)
+		return k, &kernelcat.Report{Reasons: []string{msg}, Blockers: []string{msg}}
 	}
 	abs := func(rel string) string {
 		if rel == "" {
@@ -98,7 +116,8 @@ func (d *Daemon) describeKernel(ctx context.Context, k model.Kernel) (model.Kern
 	rep, err := kernelcat.Inspect(ctx, k.Dir)
 	if err != nil {
 		d.log.Warn("inspecting kernel", "kernel", k.Name, "err", err)
-		return k, &kernelcat.Report{Reasons: []string{fmt.Sprintf("inspecting the kernel: %v", err)}}
+		msg := fmt.Sprintf("inspecting the kernel: %v", err)
+		return k, &kernelcat.Report{Reasons: []string{msg}, Blockers: []string{msg}}
 	}
 	k.Boots = rep.BootsUnderQEMUMicrovm
 	return k, rep

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -258,4 +259,38 @@ func TestKernelPullCanceled(t *testing.T) {
 		return len(entries) == 0
 	})
 	assertNoKernel(t, td, "k")
+}
+
+// TestVMRunRefusesUnbootableKernel: a kernel whose config lacks what
+// microvm needs is refused before anything is copied or started, with the
+// reason.
+func TestVMRunRefusesUnbootableKernel(t *testing.T) {
+	layout, _ := tempLayout(t)
+	td := startDaemon(t, layout, Hooks{})
+	ctx := context.Background()
+	dir := t.TempDir()
+	img, cfg := filepath.Join(dir, "vmlinuz-6.1.0-7-test"), filepath.Join(dir, "config")
+	if err := os.WriteFile(img, fakeBzImage("6.1.0-7-test"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noBlk := strings.Replace(testConfig, "CONFIG_VIRTIO_BLK=y\n", "", 1)
+	if err := os.WriteFile(cfg, []byte(noBlk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := td.client.ImportKernel(ctx, api.ImportKernelRequest{Name: "noblk", Kernel: img, Config: cfg}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rootfs := filepath.Join(dir, "rootfs.ext4")
+	mkExt4(t, rootfs, "16M")
+	if _, err := td.client.RegisterImage(ctx, api.RegisterImageRequest{Name: "img", Rootfs: rootfs, KernelRef: "noblk"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := td.client.RunVM(ctx, api.RunVMRequest{Image: "img", Cmd: []string{"true"}}, io.Discard, io.Discard)
+	if errdefs.CategoryOf(err) != errdefs.ErrInvalid || !strings.Contains(err.Error(), `kernel "noblk" cannot boot under QEMU microvm`) ||
+		!strings.Contains(err.Error(), "VIRTIO_BLK") {
+		t.Fatalf("vm run with a kernel lacking virtio_blk: %v", err)
+	}
+	if entries, _ := os.ReadDir(layout.VMsDir()); len(entries) != 0 {
+		t.Errorf("a refused vm run left %v", entries)
+	}
 }

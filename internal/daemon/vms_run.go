@@ -91,7 +91,7 @@ func (v *vmSet) boot(ctx context.Context, req api.RunVMRequest, progress api.Pro
 	if kname == "" {
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "image %q has no kernel; try: banger image set-kernel %s KERNEL or --kernel K", img.Name, img.Name)
 	}
-	k, err := v.d.kernel(ctx, kname)
+	k, err := v.d.bootKernel(ctx, kname)
 	if err != nil {
 		return nil, err
 	}

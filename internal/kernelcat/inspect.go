@@ -37,6 +37,12 @@ type Report struct {
 	BootsUnderQEMUMicrovm bool `json:"bootsUnderQemuMicrovm"`
 	// Reasons explain the verdict, one short sentence each.
 	Reasons []string `json:"reasons"`
+	// Blockers are the Reasons that make the verdict "no" (the others are
+	// notes). A kernel whose only blocker is a missing config may still boot;
+	// anything else is known not to.
+	Blockers []string `json:"blockers,omitempty"`
+	// ConfigUnknown is set when there was no config to check the options in.
+	ConfigUnknown bool `json:"configUnknown,omitempty"`
 	// ModulesNeeded are the modules the initramfs must load, in load order
 	// (dependencies first).
 	ModulesNeeded []string `json:"modulesNeeded,omitempty"`
@@ -99,12 +105,13 @@ func Inspect(ctx context.Context, dir string) (*Report, error) {
 	v := verdict{ok: true}
 	v.image(info)
 	if cfg == nil {
-		v.fail("no kernel config (no config file, no CONFIG_IKCONFIG in the image): cannot check the options")
+		v.ok, v.unknown = false, true
+		v.note("no kernel config (no config file, no CONFIG_IKCONFIG in the image): cannot check the options")
 	} else {
 		r.Options = v.options(cfg)
 		r.ModulesNeeded, r.ModuleFiles = v.modules(dir, k.Modules, cfg)
 	}
-	r.BootsUnderQEMUMicrovm, r.Reasons = v.ok, v.reasons
+	r.BootsUnderQEMUMicrovm, r.Reasons, r.Blockers, r.ConfigUnknown = v.ok, v.reasons, v.blockers, v.unknown
 	return r, nil
 }
 

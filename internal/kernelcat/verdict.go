@@ -8,13 +8,17 @@ import (
 
 // verdict collects the reasons for Report.BootsUnderQEMUMicrovm.
 type verdict struct {
-	ok      bool
-	reasons []string
+	ok       bool
+	reasons  []string
+	blockers []string // the reasons that make the verdict "no"
+	unknown  bool     // the options could not be checked (no config)
 }
 
 func (v *verdict) fail(format string, args ...any) {
 	v.ok = false
-	v.reasons = append(v.reasons, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	v.reasons = append(v.reasons, msg)
+	v.blockers = append(v.blockers, msg)
 }
 
 func (v *verdict) note(format string, args ...any) {
