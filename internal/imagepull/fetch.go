@@ -64,7 +64,10 @@ func (c *Cache) Fetch(ctx context.Context, cl *Client, repo name.Repository, b B
 			progress(b.Size)
 			return nil
 		}
-		ch := c.flight.DoChan(b.Digest.Hex, func() (any, error) {
+		// Shared per repository: a caller pulling the same blob from another
+		// repository (other credentials) waits on the digest's file lock in
+		// fetchLocked instead, and never inherits this caller's auth error.
+		ch := c.flight.DoChan(repo.String()+"@"+b.Digest.Hex, func() (any, error) {
 			return nil, c.fetchLocked(ctx, cl, repo, b, progress)
 		})
 		select {
