@@ -32,8 +32,12 @@ type BuildImageRequest struct {
 	Env []string `json:"env,omitempty"`
 	// DiskBytes grows the new image's filesystem; 0 keeps the base's size.
 	DiskBytes int64 `json:"disk_bytes,omitempty"`
-	CPUs      int   `json:"cpus,omitempty"`
-	MemoryMiB int   `json:"memory_mib,omitempty"`
+	// Compact rewrites the result from the guest's final tree into a fresh
+	// filesystem (sized to fit, or DiskBytes), leaving out the blocks the
+	// steps freed.
+	Compact   bool `json:"compact,omitempty"`
+	CPUs      int  `json:"cpus,omitempty"`
+	MemoryMiB int  `json:"memory_mib,omitempty"`
 }
 
 // BuildStep is one step of a build.
@@ -59,6 +63,8 @@ type BuildRecord struct {
 	Profile string            `json:"profile,omitempty"`
 	Env     []string          `json:"env,omitempty"`
 	Steps   []BuildStepRecord `json:"steps"`
+	// Compact is set when the result was rewritten (BuildImageRequest.Compact).
+	Compact bool `json:"compact,omitempty"`
 }
 
 // BuildStepRecord is a step as run, with the sha256 of its script or of the

@@ -109,6 +109,7 @@ func (a *app) imageBuildCmd() *cobra.Command {
 	f.StringVar(&req.Profile, "profile", "", "a ready-made first step: dev (a sudo user 'dev', a shell; apt or apk)")
 	f.StringArrayVar(&req.Settings, "set", nil, "a profile setting, e.g. ssh=1, user=me, ssh_key=\"$(cat ~/.ssh/id_ed25519.pub)\"")
 	f.StringVar(&disk, "disk-size", "", "grow the new image's filesystem to this size, e.g. 4GiB")
+	f.BoolVar(&req.Compact, "compact", false, "rewrite the result through banger's ext4 writer so it carries no freed blocks (size: just fits, or --disk-size)")
 	f.StringVar(&req.Kernel, "kernel", "", "boot the build with this kernel and record it in the new image (default: BASE's)")
 	f.IntVar(&req.CPUs, "cpus", 1, "virtual CPUs of the build VM")
 	f.IntVar(&req.MemoryMiB, "memory", 512, "memory of the build VM in MiB")

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/banger-dev/banger/internal/api"
@@ -28,11 +29,15 @@ func TestImageBuild(t *testing.T) {
 	if err := os.WriteFile(host, []byte("#!/bin/sh\necho tool\n"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, code := te.run(t, "image", "build", "--from-image", base, "--name", "built",
-		"--copy", host+":/opt/tools/tool.sh",
-		"--run", "echo hi > /srv/built.txt; chown 1000:1000 /srv/built.txt; chmod 4755 /srv/built.txt",
-		"-e", "GREETING=hello", "--run", `echo "greeting=$GREETING"; cat /opt/tools/tool.sh >&2`,
-		"--format", "json")
+	// The second step also writes 20 MiB (synced, so it reaches the disk)
+	// and deletes it again: the plain build keeps those blocks, the
+	// --compact one below must not.
+	buildArgs := []string{"image", "build", "--from-image", base,
+		"--copy", host + ":/opt/tools/tool.sh",
+		"--run", "echo hi > /srv/built.txt; chown 1000:1000 /srv/built.txt; chmod 4755 /srv/built.txt; " +
+			"head -c 20971520 /dev/urandom > /srv/big; sync; rm /srv/big",
+		"-e", "GREETING=hello", "--run", `echo "greeting=$GREETING"; cat /opt/tools/tool.sh >&2`}
+	stdout, stderr, code := te.run(t, append(buildArgs, "--name", "built", "--format", "json")...)
 	if code != 0 {
 		t.Fatalf("image build: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
@@ -54,12 +59,13 @@ func TestImageBuild(t *testing.T) {
 	}
 	checkBuiltImage(t, img, host)
 
-	// A failing build and a good one from the same base, at the same time:
-	// the base is locked only while its rootfs is copied.
-	t.Run("FailingStepBesideAnotherBuild", func(t *testing.T) {
+	// A failing build and a good one (the same steps, --compact) from the
+	// same base, at the same time: the base is locked only while its rootfs
+	// is copied.
+	t.Run("FailingStepBesideACompactBuild", func(t *testing.T) {
 		other := make(chan string, 1)
 		go func() {
-			_, stderr, code := te.run(t, "image", "build", "--from-image", base, "--name", "second", "--run", "echo two > /srv/two.txt")
+			_, stderr, code := te.run(t, append(buildArgs, "--name", "second", "--compact")...)
 			other <- fmt.Sprintf("exit %d: %s", code, stderr)
 		}()
 		stderr := te.fails(t, "image", "build", "--from-image", base, "--name", "broken",
@@ -67,10 +73,7 @@ func TestImageBuild(t *testing.T) {
 		if res := <-other; !strings.HasPrefix(res, "exit 0") {
 			t.Fatalf("concurrent build from the same base: %s", res)
 		}
-		second := inspectImage(t, te, "second")
-		if n := ext4check.Tree(t, ext4check.MountRO(t, second.RootfsPath))["srv/two.txt"]; n.SHA256 != ext4check.SHA256("two\n") {
-			t.Errorf("second build's /srv/two.txt = %v", n)
-		}
+		checkCompactImage(t, inspectImage(t, te, "second"), img, baseImg, host)
 		te.ok(t, "image", "rm", "second")
 		if !strings.Contains(stderr, "step 2/2 (run echo last words >&2; exit 3) failed with exit status 3") ||
 			!strings.Contains(stderr, "last words") {
@@ -115,6 +118,40 @@ func TestImageBuild(t *testing.T) {
 			t.Errorf("vm run built: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 		}
 	})
+}
+
+// checkCompactImage checks a --compact build of the same steps as plain:
+// the same tree, build.json saying compact, and none of the 20 MiB the
+// steps wrote and deleted.
+func checkCompactImage(t *testing.T, compact, plain, base model.Image, host string) {
+	t.Helper()
+	checkBuiltImage(t, compact, host)
+	tree := ext4check.Tree(t, ext4check.MountRO(t, compact.RootfsPath))
+	if n := tree["bin/suid-busybox"]; n.Mode != 0o4755 || n.UID != 0 {
+		t.Errorf("bin/suid-busybox = %v, want setuid root", n)
+	}
+	if n, ok := tree["srv/big"]; ok {
+		t.Errorf("srv/big survived: %v", n)
+	}
+	var rec api.BuildRecord
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(compact.RootfsPath), "build.json")); err != nil || json.Unmarshal(b, &rec) != nil || !rec.Compact {
+		t.Errorf("build.json of the compact build: %v %+v", err, rec)
+	}
+	got, plainSize, baseSize := allocated(t, compact.RootfsPath), allocated(t, plain.RootfsPath), allocated(t, base.RootfsPath)
+	t.Logf("allocated: compact %d, plain %d, base %d bytes", got, plainSize, baseSize)
+	if got > plainSize-16<<20 || got >= baseSize+16<<20 {
+		t.Errorf("compact image allocates %d bytes; plain build %d, base %d: the deleted 20 MiB was kept", got, plainSize, baseSize)
+	}
+}
+
+// allocated is the space p takes on disk.
+func allocated(t *testing.T, p string) int64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Blocks * 512
 }
 
 func inspectImage(t *testing.T, te *testEnv, name string) model.Image {

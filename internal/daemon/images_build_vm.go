@@ -39,7 +39,9 @@ type buildVM struct {
 
 // runBuild copies the base rootfs to staging (calling copied once the base's
 // files are no longer needed), boots it, runs the steps and shuts the guest
-// down, checking the filesystem was left clean.
+// down, checking the filesystem was left clean. With req.Compact the
+// guest's final tree is first rewritten into a fresh image, which then
+// replaces the copied disk.
 func (d *Daemon) runBuild(ctx context.Context, plan *buildPlan, staging string, copied func(), progress api.ProgressFunc) (api.BuildRecord, error) {
 	rec := api.BuildRecord{Base: plan.base.Name, BaseID: plan.base.ID, Kernel: plan.kernel.Name,
 		Profile: plan.req.Profile, Env: plan.req.Env}
@@ -74,10 +76,24 @@ func (d *Daemon) runBuild(ctx context.Context, plan *buildPlan, staging string, 
 		}
 		rec.Steps = append(rec.Steps, r)
 	}
+	if plan.req.Compact {
+		if _, err := b.exportCompact(ctx, plan, filepath.Join(staging, compactName)); err != nil {
+			return rec, err
+		}
+		rec.Compact = true
+	}
 	if err := b.shutdown(ctx); err != nil {
 		return rec, err
 	}
-	return rec, checkCleanExt4(disk)
+	if err := checkCleanExt4(disk); err != nil {
+		return rec, err
+	}
+	if rec.Compact {
+		if err := os.Rename(filepath.Join(staging, compactName), disk); err != nil {
+			return rec, fmt.Errorf("replacing the root filesystem with the compact one: %w", err)
+		}
+	}
+	return rec, nil
 }
 
 // bootBuildVM starts the machine and waits for its agent.
