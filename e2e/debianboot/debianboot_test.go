@@ -9,6 +9,7 @@ import (
 
 	"github.com/banger-dev/banger/internal/model"
 	"github.com/banger-dev/banger/internal/testutil/debianimage"
+	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"github.com/banger-dev/banger/internal/testutil/registrytest"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -68,6 +69,35 @@ func TestDebianBoot(t *testing.T) {
 	e.ok(t, "vm", "rm", "deb")
 	if after := fileSHA256(t, img.RootfsPath); after != before {
 		t.Errorf("booting changed the image's rootfs: sha256 %s before, %s after", before, after)
+	}
+	checkBuild(t, e, img, before)
+}
+
+// checkBuild customizes the Debian image with image build (a file chowned
+// to a user of the image, a setuid bit, compacted) and boots the result.
+func checkBuild(t *testing.T, e *bangerEnv, base model.Image, baseSHA string) {
+	e.ok(t, "image", "build", "--from-image", "debian", "--name", "debian-built", "--compact",
+		"--run", "echo built > /srv/built.txt && chown www-data:www-data /srv/built.txt && chmod 4750 /srv/built.txt")
+	var img model.Image
+	if err := json.Unmarshal([]byte(e.ok(t, "image", "inspect", "debian-built", "--format", "json")), &img); err != nil {
+		t.Fatal(err)
+	}
+	if img.Parent != "debian" {
+		t.Errorf("built image's parent = %q", img.Parent)
+	}
+	ext4check.Gate(t, img.RootfsPath)
+	tree := ext4check.Tree(t, ext4check.MountRO(t, img.RootfsPath))
+	if n := tree["srv/built.txt"]; n.UID != 33 || n.GID != 33 || n.Mode != 0o4750 || n.SHA256 != ext4check.SHA256("built\n") {
+		t.Errorf("srv/built.txt in the built image = %v, want www-data (33) 4750", n)
+	}
+	if n := tree["usr/bin/su"]; n.UID != 0 || n.Mode != 0o4755 {
+		t.Errorf("usr/bin/su in the built image = %v, want root 4755", n)
+	}
+	if out := e.ok(t, "vm", "run", "--rm", "debian-built", "--", "stat", "-c", "%U %a %s", "/srv/built.txt"); out != "www-data 4750 6\n" {
+		t.Errorf("the built image booted sees /srv/built.txt as %q", out)
+	}
+	if after := fileSHA256(t, base.RootfsPath); after != baseSHA {
+		t.Errorf("the build changed its base image's rootfs")
 	}
 }
 
