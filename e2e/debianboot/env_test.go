@@ -25,6 +25,7 @@ const cliTimeout = 4 * time.Minute
 type bangerEnv struct {
 	root    string
 	environ []string
+	timeout time.Duration // per command; cliTimeout when zero
 }
 
 func newEnv(t *testing.T) *bangerEnv {
@@ -71,7 +72,11 @@ func newEnv(t *testing.T) *bangerEnv {
 // run runs banger and returns its stdout, stderr and exit code.
 func (e *bangerEnv) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	limit := cliTimeout
+	if e.timeout > 0 {
+		limit = e.timeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, suite.bin, args...)
 	cmd.Env = e.environ
@@ -82,7 +87,7 @@ func (e *bangerEnv) run(t *testing.T, args ...string) (stdout, stderr string, co
 	var exit *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		t.Fatalf("banger %s did not finish within %s\nstdout: %s\nstderr: %s", strings.Join(args, " "), cliTimeout, out.String(), errb.String())
+		t.Fatalf("banger %s did not finish within %s\nstdout: %s\nstderr: %s", strings.Join(args, " "), limit, out.String(), errb.String())
 	case errors.As(err, &exit):
 		code = exit.ExitCode()
 	case err != nil:
