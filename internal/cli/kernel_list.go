@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/banger-dev/banger/internal/api"
@@ -25,40 +24,12 @@ var kernelTable = table[model.Kernel]{
 }
 
 func (a *app) kernelInspectCmd() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "inspect NAME",
-		Short: "Show a kernel's details and whether it boots under QEMU microvm",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format, "text", "json"); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			k, err := c.InspectKernel(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				return writeJSON(a.env.Stdout, k)
-			}
-			return writeKernelText(a, k)
-		},
-	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
-	return cmd
+	return inspectCmd(a, "Show a kernel's details and whether it boots under QEMU microvm", (*client.Client).InspectKernel, writeKernelText)
 }
 
 func writeKernelText(a *app, k api.KernelDetails) error {
-	tw := tabwriter.NewWriter(a.env.Stdout, 0, 0, 1, ' ', 0)
-	row := func(key, v string) {
-		if v != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", key, v)
-		}
-	}
+	f := newFields(a)
+	row := f.add
 	row("name", k.Name)
 	row("version", k.Version)
 	row("release", k.Release)
@@ -75,7 +46,7 @@ func writeKernelText(a *app, k api.KernelDetails) error {
 	row("created", k.Created.Local().Format(time.RFC3339))
 	row("boots under QEMU microvm", yesNo(k.Report.Boots))
 	row("modules needed", strings.Join(k.Report.ModulesNeeded, " "))
-	if err := tw.Flush(); err != nil {
+	if err := f.flush(); err != nil {
 		return err
 	}
 	for _, r := range k.Report.Reasons {

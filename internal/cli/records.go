@@ -59,3 +59,46 @@ func listCmd[T any](a *app, short string, fetch func(*client.Client, context.Con
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
 }
+
+// inspectCmd is the "inspect NAME" command of a kind of record: text by
+// default, the JSON object with --format json.
+func inspectCmd[T any](a *app, short string, fetch func(*client.Client, context.Context, string) (T, error), text func(*app, T) error) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect NAME",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format, "text", "json"); err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			record, err := fetch(c, cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(a.env.Stdout, record)
+			}
+			return text(a, record)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+// fields prints "key: value" lines, aligned, skipping empty values.
+type fields struct{ tw *tabwriter.Writer }
+
+func newFields(a *app) fields { return fields{tabwriter.NewWriter(a.env.Stdout, 0, 0, 1, ' ', 0)} }
+
+func (f fields) add(key, value string) {
+	if value != "" {
+		fmt.Fprintf(f.tw, "%s:\t%s\n", key, value)
+	}
+}
+
+func (f fields) flush() error { return f.tw.Flush() }
