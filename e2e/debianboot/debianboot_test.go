@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/banger-dev/banger/internal/model"
 	"github.com/banger-dev/banger/internal/testutil/debianimage"
@@ -36,24 +37,7 @@ echo "exit $?"`
 // TestDebianBoot pushes, pulls and boots a real Debian bookworm minbase
 // image once and checks it from inside through vm exec.
 func TestDebianBoot(t *testing.T) {
-	tree, deb := prerequisites(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	imgs, err := debianimage.Build(debianimage.Options{Tree: tree, Dir: t.TempDir()}, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := reg.Host + "/test/debian:bookworm"
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, imgs[0], remote.WithTransport(reg.Transport(t))); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
-
-	e := newEnv(t)
-	e.ok(t, "kernel", "import", "cloud", "--deb", deb)
-	e.ok(t, "image", "pull", ref, "--name", "debian", "--kernel-ref", "cloud")
+	e := pullDebian(t, 0)
 	var img model.Image
 	if err := json.Unmarshal([]byte(e.ok(t, "image", "inspect", "debian", "--format", "json")), &img); err != nil {
 		t.Fatal(err)
@@ -99,6 +83,32 @@ func checkBuild(t *testing.T, e *bangerEnv, base model.Image, baseSHA string) {
 	if after := fileSHA256(t, base.RootfsPath); after != baseSHA {
 		t.Errorf("the build changed its base image's rootfs")
 	}
+}
+
+// pullDebian pushes the Debian tree as an image to a fresh registry and, in
+// a fresh banger environment (per-command timeout limit, 0 for the
+// default), imports the kernel as "cloud" and pulls the image as "debian".
+func pullDebian(t *testing.T, limit time.Duration) *bangerEnv {
+	t.Helper()
+	tree, deb := prerequisites(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	imgs, err := debianimage.Build(debianimage.Options{Tree: tree, Dir: t.TempDir()}, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.Host + "/test/debian:bookworm"
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, imgs[0], remote.WithTransport(reg.Transport(t))); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+	e := newEnv(t)
+	e.timeout = limit
+	e.ok(t, "kernel", "import", "cloud", "--deb", deb)
+	e.ok(t, "image", "pull", ref, "--name", "debian", "--kernel-ref", "cloud")
+	return e
 }
 
 // checkGuest runs the checks inside the running VM "deb".

@@ -5,11 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/banger-dev/banger/internal/testutil/debianimage"
-	"github.com/banger-dev/banger/internal/testutil/registrytest"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // networkEnv opts in to tests whose guest installs packages from the
@@ -23,24 +18,7 @@ func TestDebianProfileDev(t *testing.T) {
 	if os.Getenv(networkEnv) != "1" {
 		t.Skipf("skipping: set %s=1 to run the dev profile against the image's Debian mirror (needs it reachable and a few minutes)", networkEnv)
 	}
-	tree, deb := prerequisites(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	imgs, err := debianimage.Build(debianimage.Options{Tree: tree, Dir: t.TempDir()}, "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := reg.Host + "/test/debian:bookworm"
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, imgs[0], remote.WithTransport(reg.Transport(t))); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
-	e := newEnv(t)
-	e.timeout = 15 * time.Minute // apt-get under TCG
-	e.ok(t, "kernel", "import", "cloud", "--deb", deb)
-	e.ok(t, "image", "pull", ref, "--name", "debian", "--kernel-ref", "cloud")
+	e := pullDebian(t, 15*time.Minute) // apt-get under TCG
 	e.ok(t, "image", "build", "--from-image", "debian", "--name", "debian-dev", "--profile", "dev", "--compact")
 	out := e.ok(t, "vm", "run", "--rm", "debian-dev", "--", "sh", "-c",
 		"stat -c '%U %a' /usr/bin/sudo; id -nG dev; su dev -c 'sudo -n id -u'")
