@@ -29,7 +29,7 @@ func (sc *serverConn) mainInput(f Frame, rows, cols uint16) error {
 	switch f.Type {
 	case FrameResize:
 		if m := sc.srv.mainSession(); m != nil && m.resize != nil {
-			go m.resize(rows, cols) //nolint:errcheck // the terminal may be closing
+			m.resize(rows, cols) //nolint:errcheck // the terminal may be closing; in line, so it precedes later stdin
 		}
 		return nil
 	case FrameStdin:

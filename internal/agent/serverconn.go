@@ -196,7 +196,14 @@ func (sc *serverConn) stdinOrResize(f Frame) error {
 	case FrameStdinClose:
 		e.stdin.closeWrite()
 	default:
-		go e.resize(rows, cols)
+		// In line once the process runs, so a resize is applied before the
+		// stdin that follows it is read; before that, it waits aside.
+		select {
+		case <-e.ready:
+			e.resize(rows, cols)
+		default:
+			go e.resize(rows, cols)
+		}
 	}
 	return nil
 }
