@@ -10,8 +10,6 @@ import (
 	"github.com/banger-dev/banger/internal/testutil/busyboximage"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -31,24 +29,8 @@ type pushed struct {
 // 127.0.0.1, reached over plain HTTP).
 func pushImage(t testing.TB, ref string, layers [][]file) pushed {
 	t.Helper()
-	img := empty.Image
-	for _, files := range layers {
-		l, err := busyboximage.Layer(files)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if img, err = mutate.AppendLayers(img, l); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cf, err := img.ConfigFile()
+	img, err := busyboximage.FromLayers(layers, v1.Config{Cmd: []string{"/bin/sh"}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.Cmd = []string{"/bin/sh"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
 	r, err := name.ParseReference(ref, name.Insecure)

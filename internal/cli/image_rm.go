@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
-
+	"github.com/banger-dev/banger/internal/client"
 	"github.com/spf13/cobra"
 )
 
@@ -14,19 +12,7 @@ func (a *app) imageRmCmd() *cobra.Command {
 		Short:   "Remove images and their files",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, name := range args {
-				if err := c.RemoveImage(cmd.Context(), name); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintf(a.env.Stdout, "removed image %q\n", name)
-			}
-			return errors.Join(errs...)
+			return a.forEachName(cmd.Context(), args, "image", "removed", (*client.Client).RemoveImage)
 		},
 	}
 }

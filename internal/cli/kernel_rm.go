@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
+	"context"
 
+	"github.com/banger-dev/banger/internal/client"
 	"github.com/spf13/cobra"
 )
 
@@ -16,19 +16,9 @@ func (a *app) kernelRmCmd() *cobra.Command {
 		Long:    "Remove kernels. A kernel that images boot with is kept unless --force is given.",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, name := range args {
-				if err := c.RemoveKernel(cmd.Context(), name, force); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintf(a.env.Stdout, "removed kernel %q\n", name)
-			}
-			return errors.Join(errs...)
+			return a.forEachName(cmd.Context(), args, "kernel", "removed", func(c *client.Client, ctx context.Context, name string) error {
+				return c.RemoveKernel(ctx, name, force)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "remove even while images use the kernel")

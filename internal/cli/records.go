@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -102,3 +103,21 @@ func (f fields) add(key, value string) {
 }
 
 func (f fields) flush() error { return f.tw.Flush() }
+
+// forEachName runs op on every name with one daemon connection, printing
+// "<done> <kind> "name"" for each success, and returns every failure joined.
+func (a *app) forEachName(ctx context.Context, names []string, kind, done string, op func(*client.Client, context.Context, string) error) error {
+	c, err := a.connect(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range names {
+		if err := op(c, ctx, name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(a.env.Stdout, "%s %s %q\n", done, kind, name)
+	}
+	return errors.Join(errs...)
+}

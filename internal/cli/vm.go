@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"github.com/banger-dev/banger/internal/client"
@@ -105,19 +106,10 @@ func (a *app) vmStopCmd() *cobra.Command {
 		Short: "Power VMs off (forced after a timeout)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
+			return a.forEachName(cmd.Context(), args, "vm", "stopped", func(c *client.Client, ctx context.Context, name string) error {
+				_, err := c.StopVM(ctx, name)
 				return err
-			}
-			var errs []error
-			for _, name := range args {
-				if _, err := c.StopVM(cmd.Context(), name); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintf(a.env.Stdout, "stopped vm %q\n", name)
-			}
-			return errors.Join(errs...)
+			})
 		},
 	}
 }
@@ -131,19 +123,9 @@ func (a *app) vmRmCmd() *cobra.Command {
 		Long:    "Remove VMs. A running VM is refused unless --force is given, which kills it.",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, name := range args {
-				if err := c.RemoveVM(cmd.Context(), name, force); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintf(a.env.Stdout, "removed vm %q\n", name)
-			}
-			return errors.Join(errs...)
+			return a.forEachName(cmd.Context(), args, "vm", "removed", func(c *client.Client, ctx context.Context, name string) error {
+				return c.RemoveVM(ctx, name, force)
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running VM first")

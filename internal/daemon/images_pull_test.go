@@ -18,8 +18,6 @@ import (
 	"github.com/banger-dev/banger/internal/testutil/registrytest"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -118,23 +116,8 @@ func edgeWant() map[string]ext4check.Node {
 // pushImage pushes an image of the given layers (and config) to ref.
 func pushImage(t *testing.T, ref string, layers [][]file, cfg v1.Config) v1.Image {
 	t.Helper()
-	img := empty.Image
-	for _, files := range layers {
-		l, err := busyboximage.Layer(files)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if img, err = mutate.AppendLayers(img, l); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cf, err := img.ConfigFile()
+	img, err := busyboximage.FromLayers(layers, cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Config = "linux", "amd64", cfg
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
 	r, err := name.ParseReference(ref, name.Insecure)

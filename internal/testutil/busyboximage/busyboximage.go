@@ -187,3 +187,25 @@ func extraEntries(bin []byte, t time.Time) []File {
 		Reg("srv/hello.txt", 0o644, []byte("hello from a banger image\n"), t),
 	}
 }
+
+// FromLayers builds a linux/amd64 image of the given layers (oldest first,
+// each gzip-compressed) with cfg as its run config.
+func FromLayers(layers [][]File, cfg v1.Config) (v1.Image, error) {
+	img := empty.Image
+	for _, files := range layers {
+		l, err := layer(files)
+		if err != nil {
+			return nil, err
+		}
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			return nil, fmt.Errorf("appending layer: %w", err)
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Config = "linux", "amd64", cfg
+	return mutate.ConfigFile(img, cf)
+}
