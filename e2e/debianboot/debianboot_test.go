@@ -42,7 +42,7 @@ func TestDebianBoot(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.ok(t, "image", "inspect", "debian", "--format", "json")), &img); err != nil {
 		t.Fatal(err)
 	}
-	before := fileSHA256(t, img.RootfsPath)
+	before := ext4check.FileSHA256(t, img.RootfsPath)
 
 	t.Cleanup(func() { e.run(t, "vm", "rm", "--force", "deb") }) // after a failure; "no such VM" otherwise
 	if out := e.ok(t, "vm", "run", "-d", "--name", "deb", "debian", "--", "sleep", "3600"); out != "deb\n" {
@@ -51,7 +51,7 @@ func TestDebianBoot(t *testing.T) {
 	checkGuest(t, e)
 	e.ok(t, "vm", "stop", "deb")
 	e.ok(t, "vm", "rm", "deb")
-	if after := fileSHA256(t, img.RootfsPath); after != before {
+	if after := ext4check.FileSHA256(t, img.RootfsPath); after != before {
 		t.Errorf("booting changed the image's rootfs: sha256 %s before, %s after", before, after)
 	}
 	checkBuild(t, e, img, before)
@@ -80,7 +80,7 @@ func checkBuild(t *testing.T, e *bangerEnv, base model.Image, baseSHA string) {
 	if out := e.ok(t, "vm", "run", "--rm", "debian-built", "--", "stat", "-c", "%U %a %s", "/srv/built.txt"); out != "www-data 4750 6\n" {
 		t.Errorf("the built image booted sees /srv/built.txt as %q", out)
 	}
-	if after := fileSHA256(t, base.RootfsPath); after != baseSHA {
+	if after := ext4check.FileSHA256(t, base.RootfsPath); after != baseSHA {
 		t.Errorf("the build changed its base image's rootfs")
 	}
 }

@@ -3,10 +3,7 @@ package debianboot
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,18 +115,4 @@ func kernelDeb() string {
 	}
 	sort.Strings(m)
 	return m[len(m)-1]
-}
-
-func fileSHA256(t *testing.T, p string) string {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatalf("hashing %s: %v", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

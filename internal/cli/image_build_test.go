@@ -23,7 +23,7 @@ func TestImageBuild(t *testing.T) {
 	te, base := vmSetup(t)
 	te.ok(t, "image", "set-kernel", base, "cloud")
 	baseImg := inspectImage(t, te, base)
-	before := fileSHA(t, baseImg.RootfsPath)
+	before := ext4check.FileSHA256(t, baseImg.RootfsPath)
 
 	host := filepath.Join(t.TempDir(), "tool.sh")
 	if err := os.WriteFile(host, []byte("#!/bin/sh\necho tool\n"), 0o750); err != nil {
@@ -54,7 +54,7 @@ func TestImageBuild(t *testing.T) {
 		len(res.Record.Steps) != 3 || !strings.HasPrefix(res.Record.Steps[0].Digest, "sha256:") {
 		t.Errorf("result: %+v", res)
 	}
-	if fileSHA(t, baseImg.RootfsPath) != before {
+	if ext4check.FileSHA256(t, baseImg.RootfsPath) != before {
 		t.Error("the build changed the base image's rootfs")
 	}
 	checkBuiltImage(t, img, host)
@@ -90,7 +90,7 @@ func TestImageBuild(t *testing.T) {
 		if len(tmp) != 0 {
 			t.Errorf("tmp dir after a failed build: %v", tmp)
 		}
-		if fileSHA(t, baseImg.RootfsPath) != before {
+		if ext4check.FileSHA256(t, baseImg.RootfsPath) != before {
 			t.Error("the failed build changed the base image's rootfs")
 		}
 	})
@@ -177,7 +177,7 @@ func checkBuiltImage(t *testing.T, img model.Image, host string) {
 	if n := tree["srv/built.txt"]; n.Type != "file" || n.UID != 1000 || n.GID != 1000 || n.Mode != 0o4755 || n.Size != 3 {
 		t.Errorf("srv/built.txt: %v", n)
 	}
-	if n := tree["opt/tools/tool.sh"]; n.Type != "file" || n.UID != 0 || n.GID != 0 || n.Mode != 0o750 || n.SHA256 != fmt.Sprintf("%x", fileSHA(t, host)) {
+	if n := tree["opt/tools/tool.sh"]; n.Type != "file" || n.UID != 0 || n.GID != 0 || n.Mode != 0o750 || n.SHA256 != ext4check.FileSHA256(t, host) {
 		t.Errorf("opt/tools/tool.sh: %v", n)
 	}
 	var rec api.BuildRecord

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/banger-dev/banger/internal/model"
 	"github.com/banger-dev/banger/internal/testutil/busyboximage"
+	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"github.com/banger-dev/banger/internal/testutil/registrytest"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -78,22 +77,6 @@ func bangerInit(t *testing.T) string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func fileSHA(t *testing.T, p string) [32]byte {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	var sum [32]byte
-	copy(sum[:], h.Sum(nil))
-	return sum
-}
-
 func listVMs(t *testing.T, te *testEnv) []model.VM {
 	t.Helper()
 	var vms []model.VM
@@ -116,7 +99,7 @@ func TestVMRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(te.ok(t, "image", "inspect", image, "--format", "json")), &img); err != nil {
 		t.Fatal(err)
 	}
-	before := fileSHA(t, img.RootfsPath)
+	before := ext4check.FileSHA256(t, img.RootfsPath)
 
 	stdout, stderr, code := te.run(t, "vm", "run", "--rm", "--kernel", "cloud", "-e", "FOO=bar", image,
 		"--", "sh", "-c", "echo hi; id -u; echo foo=$FOO; echo oops >&2; exit 7")
@@ -126,7 +109,7 @@ func TestVMRun(t *testing.T) {
 	if stdout != "hi\n0\nfoo=bar\n" || !strings.Contains(stderr, "oops") {
 		t.Errorf("vm run: stdout %q, stderr %q", stdout, stderr)
 	}
-	if fileSHA(t, img.RootfsPath) != before {
+	if ext4check.FileSHA256(t, img.RootfsPath) != before {
 		t.Error("running a VM changed the image's rootfs")
 	}
 	for deadline := time.Now().Add(15 * time.Second); len(listVMs(t, te)) != 0; time.Sleep(200 * time.Millisecond) {

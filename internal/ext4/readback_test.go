@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"golang.org/x/sys/unix"
 )
 
@@ -186,7 +187,7 @@ func checkEntry(t testing.TB, p, rel string, wt want) {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		if got := fileSHA(t, p); got != wt.sha {
+		if got := ext4check.FileSHA256(t, p); got != wt.sha {
 			t.Errorf("%s: content differs", rel)
 		}
 	case unix.S_IFLNK:
@@ -213,20 +214,6 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
-}
-
-func fileSHA(t testing.TB, p string) string {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatalf("open %s: %v", p, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatalf("read %s: %v", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // rwMountWrite mounts read-write, writes and removes a few files, unmounts

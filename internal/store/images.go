@@ -54,20 +54,7 @@ func (s *Store) GetImageByID(ctx context.Context, id string) (model.Image, error
 
 // ListImages returns every image, sorted by name.
 func (s *Store) ListImages(ctx context.Context) ([]model.Image, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+imageColumns+` FROM images ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("listing images: %w", err)
-	}
-	defer rows.Close()
-	images := []model.Image{}
-	for rows.Next() {
-		img, err := scanImage(rows, "image")
-		if err != nil {
-			return nil, err
-		}
-		images = append(images, img)
-	}
-	return images, rows.Err()
+	return listRows(ctx, s, `SELECT `+imageColumns+` FROM images ORDER BY name`, "image", scanImage)
 }
 
 // DeleteImage removes the image called name, or fails with errdefs.ErrNotFound.

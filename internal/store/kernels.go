@@ -37,20 +37,7 @@ func (s *Store) GetKernel(ctx context.Context, name string) (model.Kernel, error
 
 // ListKernels returns every kernel, sorted by name.
 func (s *Store) ListKernels(ctx context.Context) ([]model.Kernel, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+kernelColumns+` FROM kernels ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("listing kernels: %w", err)
-	}
-	defer rows.Close()
-	kernels := []model.Kernel{}
-	for rows.Next() {
-		k, err := scanKernel(rows, "kernel")
-		if err != nil {
-			return nil, err
-		}
-		kernels = append(kernels, k)
-	}
-	return kernels, rows.Err()
+	return listRows(ctx, s, `SELECT `+kernelColumns+` FROM kernels ORDER BY name`, "kernel", scanKernel)
 }
 
 // DeleteKernel removes the kernel called name, or fails with errdefs.ErrNotFound.

@@ -74,6 +74,25 @@ func (s *Store) execOne(ctx context.Context, what, query string, args ...any) er
 	return nil
 }
 
+// listRows runs query and scans every row with scan; what names the kind
+// of record in errors. It never returns a nil slice.
+func listRows[T any](ctx context.Context, s *Store, query, what string, scan func(scanner, string) (T, error)) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("listing %ss: %w", what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows, what)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func parseTime(s string) (time.Time, error) {

@@ -38,20 +38,7 @@ func (s *Store) GetVM(ctx context.Context, name string) (model.VM, error) {
 
 // ListVMs returns every VM, sorted by name.
 func (s *Store) ListVMs(ctx context.Context) ([]model.VM, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+vmColumns+` FROM vms ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("listing vms: %w", err)
-	}
-	defer rows.Close()
-	vms := []model.VM{}
-	for rows.Next() {
-		vm, err := scanVM(rows, "vm")
-		if err != nil {
-			return nil, err
-		}
-		vms = append(vms, vm)
-	}
-	return vms, rows.Err()
+	return listRows(ctx, s, `SELECT `+vmColumns+` FROM vms ORDER BY name`, "vm", scanVM)
 }
 
 // DeleteVM removes the VM called name, or fails with errdefs.ErrNotFound.

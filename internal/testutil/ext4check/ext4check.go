@@ -230,3 +230,14 @@ func Compare(t testing.TB, got, want map[string]Node) {
 		}
 	}
 }
+
+// FileSHA256 is the hex sha256 of the file at p; it fails t if p cannot
+// be read.
+func FileSHA256(t testing.TB, p string) string {
+	t.Helper()
+	sum, err := fileSHA256(p)
+	if err != nil {
+		t.Fatalf("hashing %s: %v", p, err)
+	}
+	return sum
+}
