@@ -6,12 +6,14 @@ import (
 )
 
 // Close lays out and writes all metadata, then sets the file's final size.
-// It does not close or sync the file. The Writer cannot be used afterwards.
-func (w *Writer) Close() error {
+// It does not close or sync the file (but waits for the background syncs,
+// see syncBehind). The Writer cannot be used afterwards.
+func (w *Writer) Close() (err error) {
 	if w.closed {
 		return fmt.Errorf("closing image: already closed: %w", ErrInvalid)
 	}
 	w.closed = true
+	defer func() { err = errors.Join(err, w.waitBehind()) }()
 	if err := errors.Join(w.ioErr, w.flushWrites()); err != nil {
 		return err
 	}

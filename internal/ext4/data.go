@@ -117,6 +117,7 @@ func (w *Writer) queueWrite(start uint64, data []byte) error {
 		if _, err := w.f.WriteAt(data, int64(start*blockSize)); err != nil {
 			return fmt.Errorf("writing image: %w", err)
 		}
+		w.wrote(len(data))
 		return nil
 	}
 	if len(w.pending) == 0 {
@@ -132,6 +133,7 @@ func (w *Writer) flushWrites() error {
 		return nil
 	}
 	_, err := w.f.WriteAt(w.pending, int64(w.pendStart*blockSize))
+	w.wrote(len(w.pending))
 	w.pending = w.pending[:0]
 	if err != nil {
 		return fmt.Errorf("writing image: %w", err)

@@ -109,6 +109,7 @@ type Writer struct {
 	ioErr      error // a write error found while freeing, reported by Close
 	stats      Stats
 	noPunch    bool
+	behind     syncBehind
 	closed     bool
 }
 
@@ -131,6 +132,7 @@ func New(f *os.File, opts Options) (*Writer, error) {
 		opts.InodeRatio = blockSize
 	}
 	w := &Writer{f: f, opts: opts, buf: make([]byte, ioBufSize), pending: make([]byte, 0, ioBufSize)}
+	w.behind.sync = func() error { return fdatasync(f) }
 	if err := w.pickIDs(); err != nil {
 		return nil, err
 	}
