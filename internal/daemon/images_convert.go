@@ -12,12 +12,42 @@ import (
 	"github.com/banger-dev/banger/internal/errdefs"
 	"github.com/banger-dev/banger/internal/ext4"
 	"github.com/banger-dev/banger/internal/flatten"
+	"github.com/banger-dev/banger/internal/imagepull"
 )
 
-// convert flattens the cached layers of plan, oldest first, straight into
-// a new ext4 file in dir: each layer is decompressed once, and no tree is
-// extracted anywhere.
+// convert flattens plan's layers, oldest first, straight into a new ext4
+// file in dir: each layer is decompressed once, and no tree is extracted
+// anywhere. It starts on each layer while that layer still downloads
+// (imagepull.Cache.Follow), so the download overlaps the conversion
+// instead of preceding it. That is safe because the conversion is staged
+// (nothing is published unless convert succeeds) and a layer counts as
+// read only once its follower reached EOF, which it does only after the
+// download verified the digest. If conversion fails, what it read of the
+// layer it was on may be unverified: that layer's download decides the
+// error; and if the download it followed had to be retried, conversion
+// starts again from the verified cache.
 func (d *Daemon) convert(ctx context.Context, plan *pullPlan, dir string, progress api.ProgressFunc) (api.PullResult, error) {
+	current := 0 // the layer being read
+	res, err := d.convertLayers(ctx, plan, dir, progress, d.followedLayers(plan, &current))
+	if err == nil {
+		return res, nil
+	}
+	if ferr := plan.fetch.wait(ctx, current); ferr != nil {
+		return api.PullResult{}, ferr // the bytes were bad or missing, not the image
+	}
+	if !errors.Is(err, imagepull.ErrFollowLost) {
+		return api.PullResult{}, err
+	}
+	d.log.Info("restarting conversion from the verified cache", "image", plan.name, "layer", current+1, "err", err)
+	progress(api.Event{Phase: "restart", Message: "a download was retried: converting again from the verified cache"})
+	if err := os.Remove(filepath.Join(dir, rootfsName)); err != nil {
+		return api.PullResult{}, fmt.Errorf("restarting conversion: %w", err)
+	}
+	return d.convertLayers(ctx, plan, dir, progress, d.cachedLayers(plan))
+}
+
+// convertLayers writes layers into a new root filesystem in dir.
+func (d *Daemon) convertLayers(ctx context.Context, plan *pullPlan, dir string, progress api.ProgressFunc, layers []flatten.Layer) (api.PullResult, error) {
 	maxBytes := plan.req.MaxBytes
 	if maxBytes == 0 {
 		maxBytes = defaultMaxBytes
@@ -34,7 +64,7 @@ func (d *Daemon) convert(ctx context.Context, plan *pullPlan, dir string, progre
 	if err != nil {
 		return api.PullResult{}, errdefs.Wrap(errdefs.ErrInvalid, err)
 	}
-	stats, err := flatten.Apply(ctx, w, d.cachedLayers(plan), flatten.Options{
+	stats, err := flatten.Apply(ctx, w, layers, flatten.Options{
 		MaxBytes: maxBytes,
 		Progress: func(p flatten.Progress) {
 			progress(api.Event{Phase: "convert", Item: fmt.Sprintf("layer %d/%d", p.Layer+1, len(plan.resolved.Layers)),
@@ -57,19 +87,36 @@ func (d *Daemon) convert(ctx context.Context, plan *pullPlan, dir string, progre
 	return res, nil
 }
 
+// followedLayers opens plan's layers as they download, decompressed; each
+// Open records its index in current.
+func (d *Daemon) followedLayers(plan *pullPlan, current *int) []flatten.Layer {
+	return d.layers(plan, func(ctx context.Context, i int, l imagepull.Blob) (io.ReadCloser, error) {
+		*current = i
+		rc, err := d.blobs.Follow(ctx, l.Digest, plan.fetch.done[i])
+		if err != nil {
+			return nil, err
+		}
+		return imagepull.Decompress(ctx, rc)
+	})
+}
+
 // cachedLayers opens plan's layers from the blob cache, decompressed, each
 // once its download has finished.
 func (d *Daemon) cachedLayers(plan *pullPlan) []flatten.Layer {
+	return d.layers(plan, func(ctx context.Context, i int, l imagepull.Blob) (io.ReadCloser, error) {
+		if err := plan.fetch.wait(ctx, i); err != nil {
+			return nil, err
+		}
+		return d.blobs.Open(ctx, l.Digest)
+	})
+}
+
+func (d *Daemon) layers(plan *pullPlan, open func(ctx context.Context, i int, l imagepull.Blob) (io.ReadCloser, error)) []flatten.Layer {
 	layers := make([]flatten.Layer, len(plan.resolved.Layers))
 	for i, l := range plan.resolved.Layers {
 		layers[i] = flatten.Layer{
 			Digest: l.Digest.String(),
-			Open: func(ctx context.Context) (io.ReadCloser, error) {
-				if err := plan.fetch.wait(ctx, i); err != nil {
-					return nil, err
-				}
-				return d.blobs.Open(ctx, l.Digest)
-			},
+			Open:   func(ctx context.Context) (io.ReadCloser, error) { return open(ctx, i, l) },
 		}
 	}
 	return layers

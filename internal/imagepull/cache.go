@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -23,10 +24,15 @@ import (
 // <root>/tmp/, are hashed while written, checked, fsynced and renamed into
 // place, then made read-only. One download per digest runs at a time, in
 // this process (shared wait) and across processes (flock on
-// <root>/locks/<hex>.lock). Use NewCache; a Cache must not be copied.
+// <root>/locks/<hex>.lock). A download in progress can be followed by a
+// reader (Follow). Use NewCache; a Cache must not be copied.
 type Cache struct {
 	root   string
 	flight singleflight.Group
+
+	liveMu   sync.Mutex
+	live     map[string]*liveBlob // downloads in progress, by digest hex
+	liveWake chan struct{}        // closed (and replaced) when live changes
 }
 
 // Usage is what the cache holds.
@@ -42,7 +48,7 @@ const emptyIndex = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.in
 // NewCache opens (creating as needed) the cache rooted at root, e.g.
 // ~/.cache/banger/oci.
 func NewCache(root string) (*Cache, error) {
-	c := &Cache{root: root}
+	c := &Cache{root: root, live: map[string]*liveBlob{}, liveWake: make(chan struct{})}
 	for _, d := range []string{c.blobDir(), c.tmpDir(), c.lockDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("creating blob cache: %w", err)

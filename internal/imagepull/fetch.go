@@ -19,6 +19,9 @@ import (
 // progressEvery is how many bytes pass between progress calls.
 const progressEvery = 1 << 20
 
+// copyBufSize is the chunk a download copies (and followers are woken) by.
+const copyBufSize = 256 << 10
+
 // LayerProgress reports one layer's download.
 type LayerProgress struct {
 	Index  int // position in Resolved.Layers
@@ -130,6 +133,9 @@ func (c *Cache) download(ctx context.Context, cl *Client, repo name.Repository, 
 			os.Remove(f.Name())
 		}
 	}()
+	// Followers see the bytes as they land, and EOF once they are verified.
+	live, endLive := c.startLive(b.Digest, f.Name())
+	defer func() { endLive(err) }() // runs before the temp file goes
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rc, err := cl.openBlob(ctx, repo, b.Digest)
@@ -143,7 +149,7 @@ func (c *Cache) download(ctx context.Context, cl *Client, repo name.Repository, 
 	if b.Size > 0 {
 		src = io.LimitReader(src, b.Size+1)
 	}
-	n, err := io.Copy(io.MultiWriter(f, h, pw), src)
+	n, err := io.CopyBuffer(io.MultiWriter(f, h, pw, live), src, make([]byte, copyBufSize))
 	pw.flush()
 	if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
 		err = cause
@@ -154,6 +160,7 @@ func (c *Cache) download(ctx context.Context, cl *Client, repo name.Repository, 
 	if err := checkDownload(b, n, h.Sum(nil)); err != nil {
 		return err
 	}
+	live.finish(nil) // verified: followers may reach EOF while it is stored
 	if err := commitFile(f, c.Path(b.Digest), 0o444); err != nil {
 		return fmt.Errorf("storing blob %s: %w", b.Digest, err)
 	}

@@ -46,19 +46,36 @@ func OpenLayerFile(ctx context.Context, path string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, closeFn, err := decompress(bufio.NewReaderSize(f, 256<<10))
+	return Decompress(ctx, f)
+}
+
+// Decompress is OpenLayerFile for a stream of compressed layer bytes (a
+// file, or a Follow reader); closing the result closes rc. Once the
+// uncompressed stream has been read to its end, Close also reads rc to its
+// end and reports its error: a decompressor may stop before trailing
+// bytes, and a Follow reader verifies its blob only at its own EOF.
+func Decompress(ctx context.Context, rc io.ReadCloser) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(rc, 256<<10)
+	r, closeFn, err := decompress(br)
 	if err != nil {
-		f.Close()
+		rc.Close()
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { f.Close() }) // a canceled pull stops reading
+	stop := context.AfterFunc(ctx, func() { rc.Close() }) // a canceled pull stops reading
 	ra := newReadAhead(r)
-	return &layerReader{r: ra, close: func() error {
+	return &layerReader{r: ra, close: func(atEOF bool) error {
+		var err error
+		if atEOF {
+			ra.Close() // the producer has stopped: br is ours
+			if _, derr := io.Copy(io.Discard, br); derr != nil {
+				err = fmt.Errorf("reading the rest of the layer: %w", derr)
+			}
+		}
 		stop()
-		f.Close() // unblocks a producer stuck in a read
+		rc.Close() // unblocks a producer stuck in a read
 		ra.Close()
 		closeFn()
-		return nil
+		return err
 	}}, nil
 }
 
@@ -91,12 +108,19 @@ func decompress(br *bufio.Reader) (io.Reader, func(), error) {
 	return br, func() {}, nil
 }
 
-// layerReader closes everything Open opened.
+// layerReader closes everything Decompress opened.
 type layerReader struct {
 	r     io.Reader
-	close func() error
+	atEOF bool
+	close func(atEOF bool) error
 }
 
-func (l *layerReader) Read(p []byte) (int, error) { return l.r.Read(p) }
+func (l *layerReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err == io.EOF {
+		l.atEOF = true
+	}
+	return n, err
+}
 
-func (l *layerReader) Close() error { return l.close() }
+func (l *layerReader) Close() error { return l.close(l.atEOF) }
