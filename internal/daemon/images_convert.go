@@ -92,7 +92,7 @@ func (d *Daemon) convertLayers(ctx context.Context, plan *pullPlan, dir string, 
 func (d *Daemon) followedLayers(plan *pullPlan, current *int) []flatten.Layer {
 	return d.layers(plan, func(ctx context.Context, i int, l imagepull.Blob) (io.ReadCloser, error) {
 		*current = i
-		rc, err := d.blobs.Follow(ctx, l.Digest, plan.fetch.done[i])
+		rc, err := d.blobs.Follow(ctx, l.Digest, plan.fetch.done[i], plan.fetch.widen)
 		if err != nil {
 			return nil, err
 		}

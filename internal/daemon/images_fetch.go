@@ -10,24 +10,32 @@ import (
 	"github.com/banger-dev/banger/internal/imagepull"
 )
 
-// fetchJobs is how many layers download at once.
+// fetchJobs is how many layers download at once when the network is
+// the bottleneck.
 const fetchJobs = 3
 
 // layerFetch downloads a pull's layers into the blob cache in the
-// background, oldest first, so that conversion can start on layer 1 while
-// later layers are still arriving. Each layer has its own completion.
+// background, in layer order, while conversion follows them. Downloads run
+// one at a time while conversion keeps up: on a fast link (a registry on
+// this machine or LAN) more of them would only take CPU from the
+// conversion, which is then the bottleneck. Once conversion has caught up
+// with a download and waits for the network (widen), up to fetchJobs run
+// at once, as parallel connections then help. Each layer has its own
+// completion.
 type layerFetch struct {
-	done   []chan struct{}
-	errs   []error
-	wg     sync.WaitGroup
-	cancel context.CancelFunc
+	done      []chan struct{}
+	errs      []error
+	wg        sync.WaitGroup
+	cancel    context.CancelFunc
+	wide      chan struct{}
+	widenOnce sync.Once
 }
 
 // startFetch starts the downloads; stop must be called to end them.
 func (d *Daemon) startFetch(ctx context.Context, plan *pullPlan, progress api.ProgressFunc) *layerFetch {
 	ctx, cancel := context.WithCancel(ctx)
 	layers := plan.resolved.Layers
-	lf := &layerFetch{done: make([]chan struct{}, len(layers)), errs: make([]error, len(layers)), cancel: cancel}
+	lf := &layerFetch{done: make([]chan struct{}, len(layers)), errs: make([]error, len(layers)), cancel: cancel, wide: make(chan struct{})}
 	for i := range layers {
 		lf.done[i] = make(chan struct{})
 	}
@@ -36,6 +44,13 @@ func (d *Daemon) startFetch(ctx context.Context, plan *pullPlan, progress api.Pr
 		defer lf.wg.Done()
 		slots := make(chan struct{}, fetchJobs)
 		for i, l := range layers {
+			if i > 0 {
+				select {
+				case <-lf.done[i-1]:
+				case <-lf.wide:
+				case <-ctx.Done():
+				}
+			}
 			select {
 			case slots <- struct{}{}: // taken in layer order, so layer 1 goes first
 			case <-ctx.Done():
@@ -66,6 +81,11 @@ func (d *Daemon) fetchLayer(ctx context.Context, plan *pullPlan, i int, l imagep
 		return fmt.Errorf("fetching layer %d of %s: %w", i+1, plan.req.Ref, err)
 	}
 	return nil
+}
+
+// widen lets up to fetchJobs downloads run at once from now on.
+func (lf *layerFetch) widen() {
+	lf.widenOnce.Do(func() { close(lf.wide) })
 }
 
 func (lf *layerFetch) finish(i int, err error) {

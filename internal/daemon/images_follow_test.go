@@ -13,14 +13,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/banger-dev/banger/internal/api"
-	"github.com/banger-dev/banger/internal/testutil/busyboximage"
 	"github.com/banger-dev/banger/internal/testutil/ext4check"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // bulkLayer is many small files of random bytes: a layer whose blob is
@@ -41,30 +39,72 @@ func bulkLayer(n int) ([]file, map[string]ext4check.Node) {
 	return files, want
 }
 
-// cutOnceRegistry is ggcr's in-process registry; the first GET of one blob
-// sends half of it, waits for cut to close, then drops the connection.
-func cutOnceRegistry(t *testing.T, blob v1.Hash, cut <-chan struct{}) string {
+// halfThen is a blob GET answer that sends the first half of body, waits
+// for release, then either sends the rest or (cut) drops the connection.
+func halfThen(w http.ResponseWriter, body []byte, release <-chan struct{}, cut bool) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body[:len(body)/2])
+	http.NewResponseController(w).Flush()
+	<-release
+	if !cut {
+		w.Write(body[len(body)/2:])
+		return
+	}
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+	}
+}
+
+// hookedRegistry is ggcr's in-process registry that lets hook answer blob
+// GETs: hook gets the blob's digest, which GET of it this is (from 1) and
+// its bytes, and returns false to let the registry answer.
+func hookedRegistry(t *testing.T, hook func(w http.ResponseWriter, digest string, n int, body []byte) bool) string {
 	t.Helper()
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	var gets atomic.Int32
+	var mu sync.Mutex
+	gets := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/blobs/"+blob.String()) || gets.Add(1) > 1 {
+		_, digest, isBlob := strings.Cut(r.URL.Path, "/blobs/")
+		if r.Method != http.MethodGet || !isBlob {
 			reg.ServeHTTP(w, r)
 			return
 		}
+		mu.Lock()
+		gets[digest]++
+		n := gets[digest]
+		mu.Unlock()
 		rec := httptest.NewRecorder()
 		reg.ServeHTTP(rec, r)
-		body := rec.Body.Bytes()
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.Write(body[:len(body)/2])
-		http.NewResponseController(w).Flush()
-		<-cut
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			conn.Close()
+		if rec.Code != http.StatusOK || !hook(w, digest, n, rec.Body.Bytes()) {
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
 		}
 	}))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// pushLayers pushes an image of layers to ref and returns its layer
+// digests.
+func pushLayers(t *testing.T, ref string, layers [][]file) []string {
+	t.Helper()
+	img := pushImage(t, ref, layers, v1.Config{})
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var digests []string
+	for _, l := range ls {
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, d.String())
+	}
+	return digests
 }
 
 // A pull converts each layer while it downloads. When the download it
@@ -78,27 +118,17 @@ func TestPullRestartsConversionWhenAFollowedDownloadIsCut(t *testing.T) {
 	for k, v := range edgeWant() {
 		want[k] = v
 	}
-	img, err := busyboximage.FromLayers(layers, v1.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	imgLayers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := imgLayers[0].Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cut := make(chan struct{})
-	ref := cutOnceRegistry(t, first, cut) + "/follow/cut:1"
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
+	var first atomic.Value
+	host := hookedRegistry(t, func(w http.ResponseWriter, digest string, n int, body []byte) bool {
+		if digest != first.Load() || n > 1 {
+			return false
+		}
+		halfThen(w, body, cut, true)
+		return true
+	})
+	ref := host + "/follow/cut:1"
+	first.Store(pushLayers(t, ref, layers)[0])
 
 	layout, _ := tempLayout(t)
 	td := startDaemon(t, layout, Hooks{})
@@ -125,4 +155,53 @@ func TestPullRestartsConversionWhenAFollowedDownloadIsCut(t *testing.T) {
 	ext4check.Gate(t, res.Image.RootfsPath)
 	ext4check.Compare(t, ext4check.Tree(t, ext4check.MountRO(t, res.Image.RootfsPath)), want)
 	assertNoStaging(t, layout.ImagesDir())
+}
+
+// Layers download one at a time while conversion keeps up; once
+// conversion waits on a slow download, the next layers start alongside
+// it. Here the first layer's server holds the second half until the
+// second layer is asked for: a pull that never widened would hang.
+func TestPullWidensDownloadsWhenConversionWaits(t *testing.T) {
+	bulk, want := bulkLayer(500)
+	second := []file{reg("second.txt", 0o644, "two")}
+	want["second.txt"] = ext4check.Node{Type: "file", Mode: 0o644, Size: 3, SHA256: ext4check.SHA256("two"), Nlink: 1}
+	var digests atomic.Value
+	var timedOut atomic.Bool
+	secondAsked := make(chan struct{})
+	var askOnce sync.Once
+	host := hookedRegistry(t, func(w http.ResponseWriter, digest string, n int, body []byte) bool {
+		ds := digests.Load().([]string)
+		switch digest {
+		case ds[1]:
+			askOnce.Do(func() { close(secondAsked) })
+			return false
+		case ds[0]:
+			release := make(chan struct{})
+			go func() {
+				select {
+				case <-secondAsked:
+				case <-time.After(20 * time.Second): // fail the test, not hang it
+					timedOut.Store(true)
+				}
+				close(release)
+			}()
+			halfThen(w, body, release, false)
+			return true
+		}
+		return false
+	})
+	ref := host + "/follow/wide:1"
+	digests.Store(pushLayers(t, ref, [][]file{bulk, second}))
+
+	layout, _ := tempLayout(t)
+	td := startDaemon(t, layout, Hooks{})
+	res, err := td.client.PullImage(context.Background(), api.PullImageRequest{Ref: ref}, func(api.Event) {})
+	if err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	if timedOut.Load() {
+		t.Fatal("the second layer was asked for only after the first had downloaded: conversion waited on the network without widening")
+	}
+	ext4check.Gate(t, res.Image.RootfsPath)
+	ext4check.Compare(t, ext4check.Tree(t, ext4check.MountRO(t, res.Image.RootfsPath)), want)
 }

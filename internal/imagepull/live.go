@@ -109,8 +109,9 @@ func (c *Cache) liveFor(d v1.Hash) (*liveBlob, <-chan struct{}) {
 //
 // fetched is closed when the caller's own fetch of d has ended (either
 // way); until then, Follow waits for a download of d to start or for the
-// blob to appear.
-func (c *Cache) Follow(ctx context.Context, d v1.Hash, fetched <-chan struct{}) (io.ReadCloser, error) {
+// blob to appear. starved, if set, is called (once) when the reader has
+// caught up with the download and must wait for the network.
+func (c *Cache) Follow(ctx context.Context, d v1.Hash, fetched <-chan struct{}, starved func()) (io.ReadCloser, error) {
 	if err := checkDigest(d); err != nil {
 		return nil, err
 	}
@@ -119,7 +120,7 @@ func (c *Cache) Follow(ctx context.Context, d v1.Hash, fetched <-chan struct{}) 
 		if lb != nil {
 			f, err := os.Open(lb.path)
 			if err == nil {
-				return &follower{ctx: ctx, lb: lb, f: f, closed: make(chan struct{})}, nil
+				return &follower{ctx: ctx, lb: lb, f: f, closed: make(chan struct{}), starved: starved}, nil
 			}
 			if !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("following download of %s: %w", d, err)
@@ -155,6 +156,7 @@ type follower struct {
 	off       int64
 	closed    chan struct{}
 	closeOnce sync.Once
+	starved   func() // called before the first wait after some bytes
 }
 
 func (r *follower) Read(p []byte) (int, error) {
@@ -173,6 +175,10 @@ func (r *follower) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		case err != nil:
 			return 0, fmt.Errorf("%w: %w", ErrFollowLost, err)
+		}
+		if r.off > 0 && r.starved != nil {
+			r.starved()
+			r.starved = nil
 		}
 		select {
 		case <-wake:

@@ -83,7 +83,8 @@ func TestFollowReadsBytesBeforeTheDownloadEnds(t *testing.T) {
 	fc.serveHalfThen(gate, nil)
 	c := newCache(t)
 	fetched, fetchErr := fc.startFetch(t, c)
-	r, err := c.Follow(context.Background(), fc.layer.Digest, fetched)
+	starved := make(chan struct{}, 2)
+	r, err := c.Follow(context.Background(), fc.layer.Digest, fetched, func() { starved <- struct{}{} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,10 @@ func TestFollowReadsBytesBeforeTheDownloadEnds(t *testing.T) {
 	if !bytes.Equal(half, fc.blob[:len(half)]) {
 		t.Fatal("the first half differs from the blob")
 	}
-	close(gate)
+	go func() {
+		<-starved // the reader caught up with the download and waits
+		close(gate)
+	}()
 	rest, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatalf("reading the rest: %v", err)
@@ -106,6 +110,9 @@ func TestFollowReadsBytesBeforeTheDownloadEnds(t *testing.T) {
 	<-fetched
 	if *fetchErr != nil || !c.Has(fc.layer.Digest, fc.layer.Size) {
 		t.Fatalf("fetch: %v, cached: %v", *fetchErr, c.Has(fc.layer.Digest, fc.layer.Size))
+	}
+	if len(starved) != 0 {
+		t.Error("starved was reported more than once")
 	}
 }
 
@@ -120,7 +127,7 @@ func TestFollowLostWhenTheAttemptFails(t *testing.T) {
 	})
 	c := newCache(t)
 	fetched, fetchErr := fc.startFetch(t, c)
-	r, err := c.Follow(context.Background(), fc.layer.Digest, fetched)
+	r, err := c.Follow(context.Background(), fc.layer.Digest, fetched, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +143,7 @@ func TestFollowLostWhenTheAttemptFails(t *testing.T) {
 	if *fetchErr != nil {
 		t.Fatalf("the retry did not fetch the blob: %v", *fetchErr)
 	}
-	again, err := c.Follow(context.Background(), fc.layer.Digest, fetched)
+	again, err := c.Follow(context.Background(), fc.layer.Digest, fetched, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +168,7 @@ func TestFollowNeverEndsCleanlyOnWrongBytes(t *testing.T) {
 	})
 	c := newCache(t)
 	fetched, fetchErr := fc.startFetch(t, c)
-	r, err := c.Follow(context.Background(), fc.layer.Digest, fetched)
+	r, err := c.Follow(context.Background(), fc.layer.Digest, fetched, nil)
 	if err != nil {
 		<-fetched // the attempt may be over before Follow looked
 		if !errors.Is(err, ErrFollowLost) || !errors.Is(*fetchErr, ErrDigestMismatch) {
@@ -185,12 +192,12 @@ func TestFollowWaitsForADownloadOrGivesUp(t *testing.T) {
 	c := newCache(t)
 	fetched := make(chan struct{})
 	close(fetched) // a fetch that ended without the blob
-	if _, err := c.Follow(context.Background(), fc.layer.Digest, fetched); !errors.Is(err, ErrFollowLost) {
+	if _, err := c.Follow(context.Background(), fc.layer.Digest, fetched, nil); !errors.Is(err, ErrFollowLost) {
 		t.Fatalf("Follow with no download and no blob = %v, want ErrFollowLost", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := c.Follow(ctx, fc.layer.Digest, make(chan struct{})); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := c.Follow(ctx, fc.layer.Digest, make(chan struct{}), nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Follow waiting for a download that never starts = %v, want the context's error", err)
 	}
 }
