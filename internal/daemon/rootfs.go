@@ -10,6 +10,7 @@ import (
 
 	"github.com/banger-dev/banger/internal/api"
 	"github.com/banger-dev/banger/internal/errdefs"
+	"github.com/banger-dev/banger/internal/sparsefile"
 )
 
 // ext4 superblock: it starts 1024 bytes into the device; its s_magic field
@@ -68,7 +69,7 @@ func placeFile(ctx context.Context, src, dst string, move bool, progress api.Pro
 	report := func(done int64) {
 		progress(api.Event{Phase: "copy", Message: "copying rootfs", Item: src, Current: done, Total: info.Size()})
 	}
-	if err := copySparse(ctx, out, in, info.Size(), report); err != nil {
+	if err := sparsefile.Copy(ctx, out, in, info.Size(), report); err != nil {
 		return fmt.Errorf("copying rootfs: %w", err)
 	}
 	if err := out.Sync(); err != nil {

@@ -5,16 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 
+	"github.com/banger-dev/banger/internal/sparsefile"
+
 	"golang.org/x/sys/unix"
 )
-
-// copyChunk bounds one copy step, so cancellation is noticed.
-const copyChunk = 64 << 20
 
 // CopyDisk makes dst a private copy of the ext4 image src for one VM, leaving
 // src untouched. It clones the file (FICLONE) where the filesystem shares
@@ -75,49 +73,7 @@ func copyFile(ctx context.Context, in, out *os.File, size int64) error {
 	if err := unix.IoctlFileClone(int(out.Fd()), int(in.Fd())); err == nil {
 		return nil
 	}
-	if err := out.Truncate(size); err != nil {
-		return err
-	}
-	for off := int64(0); off < size; {
-		data, err := unix.Seek(int(in.Fd()), off, unix.SEEK_DATA)
-		if errors.Is(err, unix.ENXIO) {
-			return nil // only a hole remains
-		}
-		if err != nil {
-			return fmt.Errorf("seeking data: %w", err)
-		}
-		hole, err := unix.Seek(int(in.Fd()), data, unix.SEEK_HOLE)
-		if err != nil {
-			return fmt.Errorf("seeking hole: %w", err)
-		}
-		if err := copyRange(ctx, in, out, data, hole); err != nil {
-			return err
-		}
-		off = hole
-	}
-	return nil
-}
-
-// copyRange copies bytes [from, to) at the same offsets, in the kernel when
-// copy_file_range allows it.
-func copyRange(ctx context.Context, in, out *os.File, from, to int64) error {
-	for from < to {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := min(to-from, copyChunk)
-		roff, woff := from, from
-		done, err := unix.CopyFileRange(int(in.Fd()), &roff, int(out.Fd()), &woff, int(n), 0)
-		if err != nil || done == 0 {
-			w, werr := io.Copy(io.NewOffsetWriter(out, from), io.NewSectionReader(in, from, n))
-			if werr != nil {
-				return fmt.Errorf("copying data at %d: %w", from, werr)
-			}
-			done = int(w)
-		}
-		from += int64(done)
-	}
-	return nil
+	return sparsefile.Copy(ctx, out, in, size, nil)
 }
 
 // resizeExt4 grows the filesystem in img to fill the file, checking it first

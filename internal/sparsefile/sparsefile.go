@@ -1,4 +1,5 @@
-package daemon
+// Package sparsefile copies files without filling their holes.
+package sparsefile
 
 import (
 	"context"
@@ -14,12 +15,15 @@ import (
 // progress reports.
 const copyChunk = 8 << 20
 
-// copySparse copies the first size bytes of src into the empty file dst,
+// Copy copies the first size bytes of src into the empty file dst,
 // keeping holes: it walks src's data extents with SEEK_DATA/SEEK_HOLE and
 // copies each with copy_file_range (which may share blocks), falling back
-// to read/write where the kernel refuses. report gets the bytes covered so
-// far, holes included.
-func copySparse(ctx context.Context, dst, src *os.File, size int64, report func(done int64)) error {
+// to read/write where the kernel refuses. report, if set, gets the bytes
+// covered so far, holes included. It stops between chunks once ctx ends.
+func Copy(ctx context.Context, dst, src *os.File, size int64, report func(done int64)) error {
+	if report == nil {
+		report = func(int64) {}
+	}
 	report(0)
 	for off := int64(0); off < size; {
 		data, hole, err := nextExtent(src, off, size)
