@@ -64,7 +64,7 @@ func TestPullFromPrivateTLSRegistry(t *testing.T) {
 	if len(images) != 1 || images[0].Name != "busybox-1" || images[0].Ref != ref || !images[0].Managed {
 		t.Fatalf("image list = %+v", images)
 	}
-	ext4check.Gate(t, images[0].RootfsPath)
+	ext4check.GateUntouched(t, images[0].RootfsPath)
 	tree := ext4check.Tree(t, ext4check.MountRO(t, images[0].RootfsPath))
 	if n := tree["bin/suid-busybox"]; n.Mode != 0o4755 || n.UID != 0 {
 		t.Errorf("bin/suid-busybox = %v, want setuid root", n)

@@ -165,7 +165,7 @@ func TestPullFaithfulTree(t *testing.T) {
 	if got.SizeBytes < 1<<30 {
 		t.Errorf("size %d below the 1 GiB floor", got.SizeBytes)
 	}
-	ext4check.Gate(t, got.RootfsPath)
+	ext4check.GateUntouched(t, got.RootfsPath)
 	tree := ext4check.Tree(t, ext4check.MountRO(t, got.RootfsPath))
 	ext4check.Compare(t, tree, edgeWant())
 	if tree["data2/linkA"].Ino != tree["data2/linkB"].Ino {
@@ -278,7 +278,7 @@ func TestPullHostileImages(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pull: %v", err)
 	}
-	ext4check.Gate(t, res.Image.RootfsPath)
+	ext4check.GateUntouched(t, res.Image.RootfsPath)
 	tree := ext4check.Tree(t, ext4check.MountRO(t, res.Image.RootfsPath))
 	if tree["etc/abs"].SHA256 != ext4check.SHA256("absolute") || tree["etc/through"].SHA256 != ext4check.SHA256("via symlink") {
 		t.Errorf("confined names landed elsewhere: %v", tree)
@@ -353,6 +353,6 @@ func TestConcurrentPulls(t *testing.T) {
 		t.Errorf("cache holds %+v, want 3 blobs (one shared layer), %v", u, err)
 	}
 	for _, img := range images {
-		ext4check.Gate(t, img.RootfsPath)
+		ext4check.GateUntouched(t, img.RootfsPath)
 	}
 }

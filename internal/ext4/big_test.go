@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"io"
 	"os"
 	"os/exec"
@@ -97,7 +98,7 @@ func TestBigDirectory(t *testing.T) {
 		}
 	}
 	unmount(t, dir)
-	fsckCheck(t, img, false)
+	ext4check.Gate(t, img)
 }
 
 // sparseReader yields size bytes that are zero except for marks at offsets.
@@ -223,7 +224,7 @@ func sparseSHA(t testing.TB, path string) [32]byte {
 	h := sha256.New()
 	fi, _ := f.Stat()
 	fmt.Fprintf(h, "size %d\n", fi.Size())
-	for _, r := range dataRanges(t, f) {
+	for _, r := range ext4check.DataRanges(t, f) {
 		fmt.Fprintf(h, "range %d %d\n", r[0], r[1])
 		if _, err := io.Copy(h, io.NewSectionReader(f, r[0], r[1]-r[0])); err != nil {
 			t.Fatal(err)
@@ -336,7 +337,7 @@ func TestResizeGrow(t *testing.T) {
 	if out, err := exec.Command("resize2fs", img, "20G").CombinedOutput(); err != nil {
 		t.Fatalf("resize2fs: %v\n%s", err, out)
 	}
-	fsckCheck(t, img, false)
+	ext4check.Gate(t, img)
 	dir := mountImage(t, img, false)
 	compareTree(t, dir, s.exp)
 }

@@ -2,6 +2,7 @@ package ext4
 
 import (
 	"fmt"
+	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"io"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func TestDirNlinkOverflow(t *testing.T) {
 		t.Errorf("mkdir in the overflowed directory: %v", err)
 	}
 	unmount(t, dir)
-	fsckCheck(t, img, false)
+	ext4check.Gate(t, img)
 }
 
 // TestMemoryBoundedByMetadata writes 1 GiB in 50k files; the process must

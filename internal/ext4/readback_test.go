@@ -237,5 +237,5 @@ func rwMountWrite(t testing.TB, img string) {
 		t.Fatalf("writing to rw mount: %v", err)
 	}
 	unmount(t, dir)
-	fsckCheck(t, img, false)
+	ext4check.Gate(t, img)
 }

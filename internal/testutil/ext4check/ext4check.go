@@ -5,6 +5,7 @@
 package ext4check
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -38,8 +39,22 @@ func clean(out string) bool {
 }
 
 // Gate fails t unless e2fsck -fn exits 0 printing only pass and summary
-// lines, and e2fsck -fp on a sparse copy finds nothing to change.
+// lines, and e2fsck -fp on a sparse copy finds nothing to report. Use it
+// on images a kernel has written to (e2fsck -fp may then recompute summary
+// counters); GateUntouched is stricter for images only banger wrote.
 func Gate(t testing.TB, img string) {
+	t.Helper()
+	gate(t, img, false)
+}
+
+// GateUntouched is Gate, and e2fsck -fp must rewrite nothing but the
+// primary superblock (where it records the check time).
+func GateUntouched(t testing.TB, img string) {
+	t.Helper()
+	gate(t, img, true)
+}
+
+func gate(t testing.TB, img string, untouched bool) {
 	t.Helper()
 	if _, err := exec.LookPath("e2fsck"); err != nil {
 		t.Skip("e2fsck not found: install the Debian package e2fsprogs")
@@ -56,6 +71,72 @@ func Gate(t testing.TB, img string) {
 	if err != nil || !clean(string(out)) {
 		t.Fatalf("e2fsck -fp found something to fix in %s: %v\n%s", img, err, out)
 	}
+	if untouched && !sameExceptSuper(t, img, cp) {
+		t.Fatalf("e2fsck -fp rewrote more than the superblock of %s", img)
+	}
+}
+
+// sameExceptSuper compares two sparse images, ignoring the primary
+// superblock. Only the data regions of either file are read.
+func sameExceptSuper(t testing.TB, a, b string) bool {
+	t.Helper()
+	fa, err := os.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	bufA, bufB := make([]byte, 1<<20), make([]byte, 1<<20)
+	for _, r := range append(DataRanges(t, fa), DataRanges(t, fb)...) {
+		for off := r[0]; off < r[1]; off += int64(len(bufA)) {
+			n := min(int64(len(bufA)), r[1]-off)
+			na, _ := fa.ReadAt(bufA[:n], off)
+			nb, _ := fb.ReadAt(bufB[:n], off)
+			clear(bufA[na:n])
+			clear(bufB[nb:n])
+			if off < 2048 {
+				clear(bufA[1024-off : 2048-off])
+				clear(bufB[1024-off : 2048-off])
+			}
+			if !bytes.Equal(bufA[:n], bufB[:n]) {
+				i := 0
+				for bufA[i] == bufB[i] {
+					i++
+				}
+				t.Logf("images differ at byte %d", off+int64(i))
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// DataRanges lists a file's data segments (SEEK_DATA/SEEK_HOLE), aligned
+// down to 1 MiB.
+func DataRanges(t testing.TB, f *os.File) [][2]int64 {
+	t.Helper()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][2]int64
+	for off := int64(0); off < st.Size(); {
+		d, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+		if err != nil {
+			break
+		}
+		h, err := unix.Seek(int(f.Fd()), d, unix.SEEK_HOLE)
+		if err != nil {
+			h = st.Size()
+		}
+		out = append(out, [2]int64{d &^ (1<<20 - 1), h})
+		off = h
+	}
+	return out
 }
 
 // MountRO loop-mounts img read-only until the test ends and returns the
