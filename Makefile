@@ -1,7 +1,7 @@
 # banger: build, test, demo, bench.
 GO        ?= go
 BIN       ?= bin
-FUZZTIME  ?= 20s
+FUZZTIME  ?= 60s
 export CGO_ENABLED ?= 0
 
 .PHONY: all deps ci build test check unit fuzz demo bench clean
