@@ -35,6 +35,7 @@ func TestImageBuild(t *testing.T) {
 	buildArgs := []string{"image", "build", "--from-image", base,
 		"--copy", host + ":/opt/tools/tool.sh",
 		"--run", "echo hi > /srv/built.txt; chown 1000:1000 /srv/built.txt; chmod 4755 /srv/built.txt; " +
+			"echo kept > /srv/.wh.kept; chmod 711 /; " +
 			"head -c 20971520 /dev/urandom > /srv/big; sync; rm /srv/big",
 		"-e", "GREETING=hello", "--run", `echo "greeting=$GREETING"; cat /opt/tools/tool.sh >&2`}
 	stdout, stderr, code := te.run(t, append(buildArgs, "--name", "built", "--format", "json")...)
@@ -173,9 +174,18 @@ func checkBuiltImage(t *testing.T, img model.Image, host string) {
 		}
 	}
 	ext4check.Gate(t, img.RootfsPath)
-	tree := ext4check.Tree(t, ext4check.MountRO(t, img.RootfsPath))
+	mnt := ext4check.MountRO(t, img.RootfsPath)
+	tree := ext4check.Tree(t, mnt)
 	if n := tree["srv/built.txt"]; n.Type != "file" || n.UID != 1000 || n.GID != 1000 || n.Mode != 0o4755 || n.Size != 3 {
 		t.Errorf("srv/built.txt: %v", n)
+	}
+	// A guest file named like a whiteout is a file, and the root keeps
+	// the mode the step gave it (both once lost by --compact).
+	if n := tree["srv/.wh.kept"]; n.Type != "file" || n.SHA256 != ext4check.SHA256("kept\n") {
+		t.Errorf("srv/.wh.kept: %v", n)
+	}
+	if fi, err := os.Stat(mnt); err != nil || fi.Mode().Perm() != 0o711 {
+		t.Errorf("root directory: %v %v, want mode 711", fi.Mode(), err)
 	}
 	if n := tree["opt/tools/tool.sh"]; n.Type != "file" || n.UID != 0 || n.GID != 0 || n.Mode != 0o750 || n.SHA256 != ext4check.FileSHA256(t, host) {
 		t.Errorf("opt/tools/tool.sh: %v", n)

@@ -69,7 +69,7 @@ func (b *buildVM) streamTree(ctx context.Context, sink flatten.Sink) error {
 		done <- err
 	}()
 	layer := flatten.Layer{Digest: "guest filesystem", Open: func(context.Context) (io.ReadCloser, error) { return pr, nil }}
-	_, aerr := flatten.Apply(ctx, sink, []flatten.Layer{layer}, flatten.Options{})
+	_, aerr := flatten.Apply(ctx, sink, []flatten.Layer{layer}, flatten.Options{Verbatim: true})
 	if aerr != nil {
 		cancel()
 		pr.CloseWithError(aerr)

@@ -13,6 +13,8 @@
 //   - Every layer stream is read to its end, so a digest check upstream fires.
 //
 // Root directory entries ("./", "/") are skipped: the Sink owns the root.
+// Options.Verbatim turns the whiteout rules off and passes the root entry
+// on, for a tar of a real tree.
 package flatten
 
 import (
@@ -77,6 +79,10 @@ type Options struct {
 	// Progress, if set, is called every few entries and at the end of each
 	// layer, from the goroutine that called Apply.
 	Progress func(Progress)
+	// Verbatim reads the streams as tars of a real tree rather than image
+	// layers: `.wh.` names are ordinary files, and a root directory entry
+	// sets the root's metadata.
+	Verbatim bool
 }
 
 // Stats sums up a finished Apply.

@@ -299,3 +299,29 @@ func itoa8(n int) string {
 	}
 	return s
 }
+
+// A tar of a real tree (Options.Verbatim): .wh. names are plain files and
+// the root entry sets the root's metadata; as an image layer, the same
+// stream whites out and leaves the root alone.
+func TestVerbatim(t *testing.T) {
+	stream := tarBytes(t,
+		ent{name: "./", typ: tar.TypeDir, mode: 0o711},
+		file(".wh.keep", "kept"),
+		dir("d"), file("d/.wh..wh..opq", ""), file("d/x", "x"))
+	verbatim := newMemSink()
+	if _, err := Apply(context.Background(), verbatim, []Layer{bytesLayer("", stream)}, Options{Verbatim: true}); err != nil {
+		t.Fatal(err)
+	}
+	wantTree(t, verbatim, `.wh.keep: file 644 "kept"`, "d: dir 755", `d/.wh..wh..opq: file 644 ""`, `d/x: file 644 "x"`)
+	if verbatim.rootPuts != 1 || verbatim.root.hdr.Mode != 0o711 {
+		t.Errorf("root: %d puts, mode %o; want one put, 711", verbatim.rootPuts, verbatim.root.hdr.Mode)
+	}
+	layer := newMemSink()
+	if _, err := Apply(context.Background(), layer, []Layer{bytesLayer("", stream)}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	wantTree(t, layer, "d: dir 755", `d/x: file 644 "x"`)
+	if layer.rootPuts != 0 {
+		t.Errorf("an image layer's root entry reached the sink %d times", layer.rootPuts)
+	}
+}

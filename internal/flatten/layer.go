@@ -92,10 +92,12 @@ func (a *applier) entry(st *layerState, hdr *tar.Header, content io.Reader) erro
 		if typ != tar.TypeDir {
 			return fmt.Errorf("entry %q: the image root must be a directory", hdr.Name)
 		}
-		return nil
+		if !a.opts.Verbatim {
+			return nil
+		}
 	}
 	dir, base := path.Split(name)
-	if strings.HasPrefix(base, whiteoutPrefix) {
+	if !a.opts.Verbatim && strings.HasPrefix(base, whiteoutPrefix) {
 		return st.whiteout(hdr.Name, path.Clean(dir), base)
 	}
 	h := *hdr

@@ -15,7 +15,8 @@ import (
 // contract: inodes shared by hardlinks, directories replaced in place,
 // implicit parents, symlinked parents followed inside the root.
 type memSink struct {
-	root *memInode
+	root     *memInode
+	rootPuts int // Puts of the root itself (Options.Verbatim only)
 }
 
 type memInode struct {
@@ -95,7 +96,12 @@ func (m *memSink) Put(hdr *tar.Header, content io.Reader) error {
 		return err
 	}
 	if name == "." {
-		return errors.New("put of the root")
+		if hdr.Typeflag != tar.TypeDir {
+			return errors.New("put of a non-directory root")
+		}
+		m.root.hdr = *hdr
+		m.rootPuts++
+		return nil
 	}
 	parent, err := m.lookupDir(path.Dir(name), true)
 	if err != nil {
