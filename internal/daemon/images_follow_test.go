@@ -205,3 +205,49 @@ func TestPullWidensDownloadsWhenConversionWaits(t *testing.T) {
 	ext4check.GateUntouched(t, res.Image.RootfsPath)
 	ext4check.Compare(t, ext4check.Tree(t, ext4check.MountRO(t, res.Image.RootfsPath)), want)
 }
+
+// A second image that shares its base layers with one already pulled
+// fetches only its own layers: the registry sees no GET of a shared blob,
+// and DownloadedBytes counts the new layer alone.
+func TestPullSharedBaseFetchesOnlyNewLayers(t *testing.T) {
+	var mu sync.Mutex
+	gets, sizes := map[string]int{}, map[string]int64{}
+	host := hookedRegistry(t, func(_ http.ResponseWriter, digest string, _ int, body []byte) bool {
+		mu.Lock()
+		gets[digest]++
+		sizes[digest] = int64(len(body))
+		mu.Unlock()
+		return false
+	})
+	base := [][]file{{dir("etc", 0o755), reg("etc/os", 0o644, "base")}, {reg("usr.txt", 0o644, "usr")}}
+	first := pushLayers(t, host+"/shared/app:a", append(base, []file{reg("a.txt", 0o644, "a")}))
+	second := pushLayers(t, host+"/shared/app:b", append(base, []file{reg("b.txt", 0o644, "b")}))
+
+	layout, _ := tempLayout(t)
+	td := startDaemon(t, layout, Hooks{})
+	if _, err := pull(context.Background(), td, api.PullImageRequest{Ref: host + "/shared/app:a"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := pull(context.Background(), td, api.PullImageRequest{Ref: host + "/shared/app:b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, d := range second {
+		if i < len(base) && d != first[i] {
+			t.Fatalf("layer %d differs between the images: the test's premise is wrong", i)
+		}
+		if gets[d] != 1 {
+			t.Errorf("layer %d (%s) was fetched %d times over both pulls, want once", i, d, gets[d])
+		}
+	}
+	if own := sizes[second[len(base)]]; res.DownloadedBytes != own {
+		t.Errorf("DownloadedBytes = %d, want %d (the second image's own layer)", res.DownloadedBytes, own)
+	}
+	ext4check.GateUntouched(t, res.Image.RootfsPath)
+	tree := ext4check.Tree(t, ext4check.MountRO(t, res.Image.RootfsPath))
+	if _, ok := tree["a.txt"]; ok || tree["b.txt"].Type != "file" || tree["etc/os"].Type != "file" || tree["usr.txt"].Type != "file" {
+		t.Errorf("second image's tree: %v", tree)
+	}
+}
