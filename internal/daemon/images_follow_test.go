@@ -251,3 +251,41 @@ func TestPullSharedBaseFetchesOnlyNewLayers(t *testing.T) {
 		t.Errorf("second image's tree: %v", tree)
 	}
 }
+
+// An image may list one blob twice (empty layers often are): it is
+// downloaded once, converted twice, and counted once.
+func TestPullRepeatedLayer(t *testing.T) {
+	var mu sync.Mutex
+	gets, sizes := map[string]int{}, map[string]int64{}
+	host := hookedRegistry(t, func(_ http.ResponseWriter, digest string, _ int, body []byte) bool {
+		mu.Lock()
+		gets[digest]++
+		sizes[digest] = int64(len(body))
+		mu.Unlock()
+		return false
+	})
+	a := []file{dir("etc", 0o755), reg("etc/a", 0o644, "a")}
+	b := []file{whiteout("etc/.wh.a"), reg("b", 0o644, "b")}
+	digests := pushLayers(t, host+"/repeat/app:1", [][]file{a, b, a})
+	if digests[0] != digests[2] {
+		t.Fatal("the repeated layer got two digests: the test's premise is wrong")
+	}
+	layout, _ := tempLayout(t)
+	td := startDaemon(t, layout, Hooks{})
+	res, err := pull(context.Background(), td, api.PullImageRequest{Ref: host + "/repeat/app:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gets[digests[0]] != 1 || gets[digests[1]] != 1 {
+		t.Errorf("blob GETs %v, want each blob once", gets)
+	}
+	if want := sizes[digests[0]] + sizes[digests[1]]; res.DownloadedBytes != want {
+		t.Errorf("DownloadedBytes = %d, want %d", res.DownloadedBytes, want)
+	}
+	tree := ext4check.Tree(t, ext4check.MountRO(t, res.Image.RootfsPath))
+	if tree["etc/a"].Type != "file" || tree["b"].Type != "file" {
+		t.Errorf("tree %v: etc/a must be back (the third layer re-adds it) and b present", tree)
+	}
+}

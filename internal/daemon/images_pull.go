@@ -168,13 +168,16 @@ func (d *Daemon) keepUpToDate(ctx context.Context, plan *pullPlan, start time.Ti
 	return api.PullResult{Image: img, UpToDate: true, Seconds: time.Since(start).Seconds()}, nil
 }
 
-// missingBytes is how much of the image's layers the cache lacks.
+// missingBytes is how much of the image's layers the cache lacks; a blob
+// listed twice (an empty layer, say) is fetched once.
 func (p *pullPlan) missingBytes(blobs *imagepull.Cache) int64 {
 	var n int64
+	seen := map[string]bool{}
 	for _, l := range p.resolved.Layers {
-		if !blobs.Has(l.Digest, l.Size) {
+		if !seen[l.Digest.Hex] && !blobs.Has(l.Digest, l.Size) {
 			n += l.Size
 		}
+		seen[l.Digest.Hex] = true
 	}
 	return n
 }
