@@ -11,6 +11,9 @@
 #   c  `banger vm run -d` (c.detach = until it returns, the guest up), then
 #      BENCH_EXECS × `banger vm exec VM -- true` (c.exec, each one a sample),
 #      then vm stop and vm rm
+#   d  pull to first output: the image removed and the blob cache pruned
+#      (untimed), then `banger image pull` + `banger vm run --rm … -- echo
+#      READY`: d.first = start of the pull → first output line
 # QEMU flags, kernel command line and memory of a match banger's (TCG,
 # tsc_early_khz, tsc=reliable, quiet loglevel=3, 256 MiB, 1 vCPU); a has no
 # disk, network or agent devices. One warm-up banger run (it builds the
@@ -116,6 +119,22 @@ detached() {
   "$bin/banger" vm rm bench >/dev/null
 }
 
+# pull_run: a cold pull of the image, then its first output under vm run.
+pull_run() {
+  local t0 round=$1
+  "$bin/banger" image rm busybox-1 >/dev/null
+  "$bin/banger" image cache prune >/dev/null
+  rm -f "$work/first"
+  t0=$(date +%s%N)
+  "$bin/banger" image pull -q "$registry/bench/busybox:1" --kernel-ref cloud >/dev/null
+  "$bin/banger" vm run --rm busybox-1 -- echo READY 2>"$work/run.err" |
+    while IFS= read -r line; do
+      [ -f "$work/first" ] || ms_since "$t0" >"$work/first"
+    done
+  [ -s "$work/first" ] || { echo "bench-boot: pull + vm run printed nothing" >&2; cat "$work/run.err" >&2; exit 1; }
+  rec d.first "$round" "$(cat "$work/first")"
+}
+
 say "registry, image, kernel"
 start_registry
 go run ./tools/push-demo-image "$registry/bench/busybox:1" >/dev/null
@@ -128,6 +147,7 @@ for r in $(seq "$rounds"); do
   say "round $r/$rounds"
   if [ $((r % 2)) = 1 ]; then bare "$r"; run_fg "$r"; else run_fg "$r"; bare "$r"; fi
   detached "$r"
+  pull_run "$r"
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -135,7 +155,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 table() {
   echo "| contender | median s | min s | max s | samples |"
   echo "|---|---:|---:|---:|---:|"
-  for c in a.ready a.exit b.first b.wall c.detach c.exec; do
+  for c in a.ready a.exit b.first b.wall c.detach c.exec d.first; do
     awk -F'\t' -v c="$c" '$2 == c { print $4 }' "$results" | sort -g | awk -v c="$c" '
       { v[++n] = $1 }
       END { if (n) printf "| %s | %.3f | %.3f | %.3f | %d |\n", c, (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n], n }'
@@ -155,6 +175,7 @@ cp "$results" "$out/boot.tsv"
   echo "| banger first output / bare READY (b.first / a.ready) | $(ratio b.first a.ready) |"
   echo "| banger vm run wall / bare QEMU gone (b.wall / a.exit) | $(ratio b.wall a.exit) |"
   echo "| vm run -d / bare READY (c.detach / a.ready) | $(ratio c.detach a.ready) |"
+  echo "| cold pull + vm run first output / bare READY (d.first / a.ready) | $(ratio d.first a.ready) |"
   echo
   echo "Per round, b.first / a.ready: $(awk -F'\t' '$2 == "a.ready" { a[$3] = $4 } $2 == "b.first" { b[$3] = $4 }
     END { for (r = 1; r in a; r++) printf "%s%.2f×", (r > 1 ? ", " : ""), b[r] / a[r] }' "$results")."
