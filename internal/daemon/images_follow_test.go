@@ -87,6 +87,39 @@ func hookedRegistry(t *testing.T, hook func(w http.ResponseWriter, digest string
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
+// blobCounts is what a countingRegistry saw: GETs and sizes per blob.
+type blobCounts struct {
+	mu    sync.Mutex
+	n     map[string]int
+	bytes map[string]int64
+}
+
+func (c *blobCounts) gets(digest string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[digest]
+}
+
+func (c *blobCounts) size(digest string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes[digest]
+}
+
+// countingRegistry is a hookedRegistry that counts blob GETs.
+func countingRegistry(t *testing.T) (string, *blobCounts) {
+	t.Helper()
+	c := &blobCounts{n: map[string]int{}, bytes: map[string]int64{}}
+	host := hookedRegistry(t, func(_ http.ResponseWriter, digest string, _ int, body []byte) bool {
+		c.mu.Lock()
+		c.n[digest]++
+		c.bytes[digest] = int64(len(body))
+		c.mu.Unlock()
+		return false
+	})
+	return host, c
+}
+
 // pushLayers pushes an image of layers to ref and returns its layer
 // digests.
 func pushLayers(t *testing.T, ref string, layers [][]file) []string {
@@ -210,15 +243,7 @@ func TestPullWidensDownloadsWhenConversionWaits(t *testing.T) {
 // fetches only its own layers: the registry sees no GET of a shared blob,
 // and DownloadedBytes counts the new layer alone.
 func TestPullSharedBaseFetchesOnlyNewLayers(t *testing.T) {
-	var mu sync.Mutex
-	gets, sizes := map[string]int{}, map[string]int64{}
-	host := hookedRegistry(t, func(_ http.ResponseWriter, digest string, _ int, body []byte) bool {
-		mu.Lock()
-		gets[digest]++
-		sizes[digest] = int64(len(body))
-		mu.Unlock()
-		return false
-	})
+	host, counts := countingRegistry(t)
 	base := [][]file{{dir("etc", 0o755), reg("etc/os", 0o644, "base")}, {reg("usr.txt", 0o644, "usr")}}
 	first := pushLayers(t, host+"/shared/app:a", append(base, []file{reg("a.txt", 0o644, "a")}))
 	second := pushLayers(t, host+"/shared/app:b", append(base, []file{reg("b.txt", 0o644, "b")}))
@@ -232,17 +257,15 @@ func TestPullSharedBaseFetchesOnlyNewLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	for i, d := range second {
 		if i < len(base) && d != first[i] {
 			t.Fatalf("layer %d differs between the images: the test's premise is wrong", i)
 		}
-		if gets[d] != 1 {
-			t.Errorf("layer %d (%s) was fetched %d times over both pulls, want once", i, d, gets[d])
+		if n := counts.gets(d); n != 1 {
+			t.Errorf("layer %d (%s) was fetched %d times over both pulls, want once", i, d, n)
 		}
 	}
-	if own := sizes[second[len(base)]]; res.DownloadedBytes != own {
+	if own := counts.size(second[len(base)]); res.DownloadedBytes != own {
 		t.Errorf("DownloadedBytes = %d, want %d (the second image's own layer)", res.DownloadedBytes, own)
 	}
 	ext4check.GateUntouched(t, res.Image.RootfsPath)
@@ -255,15 +278,7 @@ func TestPullSharedBaseFetchesOnlyNewLayers(t *testing.T) {
 // An image may list one blob twice (empty layers often are): it is
 // downloaded once, converted twice, and counted once.
 func TestPullRepeatedLayer(t *testing.T) {
-	var mu sync.Mutex
-	gets, sizes := map[string]int{}, map[string]int64{}
-	host := hookedRegistry(t, func(_ http.ResponseWriter, digest string, _ int, body []byte) bool {
-		mu.Lock()
-		gets[digest]++
-		sizes[digest] = int64(len(body))
-		mu.Unlock()
-		return false
-	})
+	host, counts := countingRegistry(t)
 	a := []file{dir("etc", 0o755), reg("etc/a", 0o644, "a")}
 	b := []file{whiteout("etc/.wh.a"), reg("b", 0o644, "b")}
 	digests := pushLayers(t, host+"/repeat/app:1", [][]file{a, b, a})
@@ -276,12 +291,10 @@ func TestPullRepeatedLayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if gets[digests[0]] != 1 || gets[digests[1]] != 1 {
-		t.Errorf("blob GETs %v, want each blob once", gets)
+	if a, b := counts.gets(digests[0]), counts.gets(digests[1]); a != 1 || b != 1 {
+		t.Errorf("blob GETs: %d and %d, want each blob once", a, b)
 	}
-	if want := sizes[digests[0]] + sizes[digests[1]]; res.DownloadedBytes != want {
+	if want := counts.size(digests[0]) + counts.size(digests[1]); res.DownloadedBytes != want {
 		t.Errorf("DownloadedBytes = %d, want %d", res.DownloadedBytes, want)
 	}
 	tree := ext4check.Tree(t, ext4check.MountRO(t, res.Image.RootfsPath))

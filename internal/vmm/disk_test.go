@@ -12,23 +12,18 @@ import (
 	"testing"
 )
 
+// CopyDisk on top of sparsefile.Copy (tested there): the copy is whole and
+// keeps the hole, a shrink is refused, no temp file is left.
 func TestCopyDiskSparse(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.img")
-	f, err := os.Create(src)
-	if err != nil {
+	data := bytes.Repeat([]byte("banger"), 100000)
+	if err := os.WriteFile(src, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	chunk := bytes.Repeat([]byte("banger"), 100000)
-	for _, off := range []int64{0, 50 << 20, 120<<20 + 5} {
-		if _, err := f.WriteAt(chunk, off); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Truncate(200 << 20); err != nil {
+	if err := os.Truncate(src, 200<<20); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
 	dst := filepath.Join(dir, "dst.img")
 	if err := CopyDisk(context.Background(), src, dst, 0); err != nil {
 		t.Fatal(err)
@@ -38,11 +33,10 @@ func TestCopyDiskSparse(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("copy differs from source")
 	}
-	var ss, ds syscall.Stat_t
-	syscall.Stat(src, &ss)
+	var ds syscall.Stat_t
 	syscall.Stat(dst, &ds)
-	if ds.Blocks > ss.Blocks+2048 || ds.Blocks*512 > 8<<20 {
-		t.Errorf("copy uses %d blocks, source %d: holes were filled", ds.Blocks, ss.Blocks)
+	if ds.Blocks*512 > 8<<20 {
+		t.Errorf("copy allocates %d bytes of a 200 MiB file with 0.6 MB of data: the hole was filled", ds.Blocks*512)
 	}
 	if err := CopyDisk(context.Background(), src, filepath.Join(dir, "x"), 1<<20); err == nil {
 		t.Error("shrinking was accepted")
