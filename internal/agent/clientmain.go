@@ -42,6 +42,10 @@ func poke(ch chan struct{}) {
 	}
 }
 
+// ErrAlreadyAttached is AttachMainStdin's answer while another caller is
+// attached to the main process.
+var ErrAlreadyAttached = errors.New("attaching to the main process: already attached")
+
 // AttachMain copies the main process's output to stdout and stderr, starting
 // with what arrived before (at most the last MainHistory bytes), until the
 // process exits, and returns its status. When ctx ends it detaches and
@@ -63,7 +67,7 @@ func (c *Client) AttachMainStdin(ctx context.Context, stdin io.Reader, stdout, s
 	m.mu.Lock()
 	if m.attached {
 		m.mu.Unlock()
-		return ExitStatus{}, errors.New("attaching to the main process: already attached")
+		return ExitStatus{}, ErrAlreadyAttached
 	}
 	m.attached = true
 	m.mu.Unlock()

@@ -75,8 +75,12 @@ func (s *Server) AttachMain(p MainProcess) (*MainSession, error) {
 	}
 	s.main = m
 	conn := s.conn
+	early := s.earlySize
 	close(s.mainReadyLocked())
 	s.mu.Unlock()
+	if early != nil && m.resize != nil {
+		m.resize(early[0], early[1]) //nolint:errcheck // as for a Resize frame
+	}
 	for i, g := range m.readers {
 		go m.read(g, streams[i])
 	}
@@ -84,6 +88,18 @@ func (s *Server) AttachMain(p MainProcess) (*MainSession, error) {
 		m.connected(conn)
 	}
 	return m, nil
+}
+
+// mainSessionOrSize returns the main session, or, before there is one,
+// keeps rows x cols to apply when it is attached: a host may resize the
+// terminal of a process the init has not started yet.
+func (s *Server) mainSessionOrSize(rows, cols uint16) *MainSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.main == nil {
+		s.earlySize = &[2]uint16{rows, cols}
+	}
+	return s.main
 }
 
 func (s *Server) mainSession() *MainSession {

@@ -28,7 +28,7 @@ func (s *Server) mainAttached() <-chan struct{} {
 func (sc *serverConn) mainInput(f Frame, rows, cols uint16) error {
 	switch f.Type {
 	case FrameResize:
-		if m := sc.srv.mainSession(); m != nil && m.resize != nil {
+		if m := sc.srv.mainSessionOrSize(rows, cols); m != nil && m.resize != nil {
 			m.resize(rows, cols) //nolint:errcheck // the terminal may be closing; in line, so it precedes later stdin
 		}
 		return nil

@@ -110,3 +110,39 @@ func TestMainTTYResize(t *testing.T) {
 		t.Errorf("status %v, output %q", st, got)
 	}
 }
+
+// TestMainResizeBeforeAttach: a host may size the main process's terminal
+// before the init has attached it (vm attach right after vm run -d); the
+// size is kept and applied when it is.
+func TestMainResizeBeforeAttach(t *testing.T) {
+	r := newRig(t, transports[0].pair, ServerConfig{})
+	ctx := testCtx(t)
+	if err := r.client.Resize(ctx, MainSessionID, 41, 101); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.client.Resize(ctx, MainSessionID, 42, 102); err != nil {
+		t.Fatal(err)
+	}
+	sizes := make(chan [2]uint16, 4)
+	p := MainProcess{TTY: true, Resize: func(rows, cols uint16) error { sizes <- [2]uint16{rows, cols}; return nil }}
+	kept := func() *[2]uint16 {
+		r.srv.mu.Lock()
+		defer r.srv.mu.Unlock()
+		return r.srv.earlySize
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if k := kept(); k != nil && *k == [2]uint16{42, 102} {
+			break // both frames are in
+		}
+	}
+	cmd := exec.Command("sh", "-c", "exit 0")
+	spawnMain(t, r.srv, cmd, p)
+	select {
+	case got := <-sizes:
+		if got != [2]uint16{42, 102} {
+			t.Errorf("applied %v, want the last size sent, 42x102", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the size sent before attach was never applied")
+	}
+}

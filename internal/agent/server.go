@@ -48,6 +48,9 @@ type Server struct {
 	main    *MainSession
 	// mainReady is closed once main is set (see mainReadyLocked).
 	mainReady chan struct{}
+	// earlySize is the last terminal size the host sent for the main
+	// process before it was attached, applied when it is.
+	earlySize *[2]uint16
 }
 
 // NewServer returns a Server.

@@ -7,8 +7,9 @@ import (
 )
 
 // Attaching to a process in a VM. The client POSTs a JSON body to
-// PathVMExecAttach (ExecAttachRequest) or PathVMRunAttach (RunVMRequest,
-// foreground only) with the headers "Connection: Upgrade" and
+// PathVMExecAttach (ExecAttachRequest), PathVMRunAttach (RunVMRequest,
+// foreground only) or PathVMAttach (AttachVMRequest: the main process of a
+// running VM) with the headers "Connection: Upgrade" and
 // "Upgrade: AttachProtocol". A failure before the process starts answers
 // as any request (an Error body); success answers 101 Switching Protocols,
 // after which the connection carries frames in internal/agent's format (a
@@ -29,9 +30,27 @@ const (
 	AttachProtocol   = "banger-attach/1"
 	PathVMExecAttach = "/v1/vms/{name}/exec/attach"
 	PathVMRunAttach  = "/v1/vms/run/attach"
+	PathVMAttach     = "/v1/vms/{name}/attach"
 	// HeaderVM names the VM in the 101 answer.
 	HeaderVM = "Banger-Vm"
+	// HeaderStdin and HeaderTTY, "1" in the 101 answer to PathVMAttach, say
+	// that the stream forwards stdin and that the process has a terminal
+	// (it was started with vm run -i, -t).
+	HeaderStdin = "Banger-Stdin"
+	HeaderTTY   = "Banger-Tty"
 )
+
+// VMAttachPath is the path to attach to the main process of the VM called
+// name.
+func VMAttachPath(name string) string {
+	return PathVMs + "/" + url.PathEscape(name) + "/attach"
+}
+
+// AttachVMRequest is the body of POST PathVMAttach.
+type AttachVMRequest struct {
+	// NoStdin leaves the process's stdin alone even if it takes one.
+	NoStdin bool `json:"no_stdin,omitempty"`
+}
 
 // VMExecAttachPath is the path to attach an exec to the VM called name.
 func VMExecAttachPath(name string) string {

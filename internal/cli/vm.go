@@ -39,7 +39,7 @@ func processExit(code int) error {
 
 func (a *app) vmCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "vm", Short: "Run and manage microVMs"}
-	cmd.AddCommand(a.vmRunCmd(), a.vmExecCmd(), a.vmListCmd(), a.vmInspectCmd(), a.vmLogsCmd(), a.vmStopCmd(), a.vmRmCmd())
+	cmd.AddCommand(a.vmRunCmd(), a.vmAttachCmd(), a.vmExecCmd(), a.vmListCmd(), a.vmInspectCmd(), a.vmLogsCmd(), a.vmStopCmd(), a.vmRmCmd())
 	return cmd
 }
 

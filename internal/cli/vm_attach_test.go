@@ -262,6 +262,61 @@ func TestVMAttach(t *testing.T) {
 		}
 	})
 
+	// vm attach to a detached run: one client at a time, Ctrl-C twice
+	// detaches again, a later attach forwards stdin and gets the exit code.
+	t.Run("AttachToDetachedRun", func(t *testing.T) {
+		te.ok(t, "vm", "run", "-d", "-i", "--name", "bg", image, "--", "sh", "-c", "trap '' INT; echo ready; read x; echo got $x; exit 6")
+		first := exec.Command(bangerBinary(), "vm", "attach", "--no-stdin", "bg")
+		first.Env = te.environ
+		var firstErr bytes.Buffer
+		first.Stderr = &firstErr
+		out, err := first.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+			first.Process.Kill()
+			first.Wait()
+			t.Fatalf("vm attach: first line %q (%v), stderr %s", line, err, firstErr.String())
+		}
+		if stderr := te.fails(t, "vm", "attach", "bg"); !strings.Contains(stderr, "already has a client attached") {
+			t.Errorf("a second attach: %q", stderr)
+		}
+		first.Process.Signal(os.Interrupt) // forwarded, and ignored by the guest's sh
+		time.Sleep(time.Second)
+		first.Process.Signal(os.Interrupt) // detaches
+		if err := first.Wait(); first.ProcessState.ExitCode() != 130 || !strings.Contains(firstErr.String(), "detached") {
+			t.Errorf("vm attach after two Ctrl-C: %v, stderr %q", err, firstErr.String())
+		}
+		stdout, stderr, code := te.runIn(t, "hello\n", "vm", "attach", "bg")
+		if code != 6 || stdout != "got hello\n" {
+			t.Errorf("vm attach with stdin: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+		if stderr := te.fails(t, "vm", "attach", "nope"); !strings.Contains(stderr, "not found") {
+			t.Errorf("vm attach to no such vm: %q", stderr)
+		}
+	})
+
+	// A detached run -it: attaching from a terminal takes its size and its
+	// keys; without a terminal only --no-stdin attaches.
+	t.Run("AttachTTY", func(t *testing.T) {
+		te.ok(t, "vm", "run", "-d", "-it", "--name", "tt", image, "--", "sh", "-c", "read x; stty size; exit 3")
+		if stderr := te.fails(t, "vm", "attach", "tt"); !strings.Contains(stderr, "--no-stdin") {
+			t.Errorf("vm attach -it without a terminal: %q", stderr)
+		}
+		p := openPty(t, 41, 101)
+		done := te.runOnPty(p, "vm", "attach", "tt")
+		time.Sleep(time.Second)
+		p.master.Write([]byte("go\r"))
+		p.waitFor(t, "41 101")
+		if code := waitExit(t, done); code != 3 {
+			t.Errorf("vm attach -it: exit %d", code)
+		}
+	})
+
 	t.Run("RunCtrlC", func(t *testing.T) {
 		code, _, took := te.interrupt(t, 1, "vm", "run", "--rm", "--name", "fg", image, "--", "sh", "-c", "echo ready; exec sleep 100")
 		if code != 130 || took > 15*time.Second {

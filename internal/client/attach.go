@@ -22,10 +22,13 @@ import (
 // called once.
 type Attachment struct {
 	// VM is the name of the VM the process runs in.
-	VM   string
-	conn net.Conn
-	enc  *agent.Encoder
-	dec  *agent.Decoder
+	VM string
+	// ForwardsStdin and TTY, for AttachVM, say whether the stream forwards
+	// stdin and whether the process has a terminal.
+	ForwardsStdin, TTY bool
+	conn               net.Conn
+	enc                *agent.Encoder
+	dec                *agent.Decoder
 }
 
 // AttachExec starts a command in the running VM called name and returns the
@@ -38,6 +41,14 @@ func (c *Client) AttachExec(ctx context.Context, name string, req api.ExecAttach
 // its main process's output. It returns once the guest is up.
 func (c *Client) AttachRun(ctx context.Context, req api.RunVMRequest) (*Attachment, error) {
 	return c.attach(ctx, api.PathVMRunAttach, req)
+}
+
+// AttachVM attaches to the main process of the running VM called name, as
+// a foreground vm run does: its output (what it wrote while nobody was
+// attached first, up to the agent's history), its exit code, and its
+// stdin if it was started with one.
+func (c *Client) AttachVM(ctx context.Context, name string, req api.AttachVMRequest) (*Attachment, error) {
+	return c.attach(ctx, api.VMAttachPath(name), req)
 }
 
 // attach posts in to path asking for the attach protocol. Canceling ctx
@@ -67,7 +78,7 @@ func (c *Client) attach(ctx context.Context, path string, in any) (*Attachment, 
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	br := bufio.NewReader(conn)
-	vm, err := handshake(conn, br, req)
+	h, err := handshake(conn, br, req)
 	if !stop() {
 		conn.Close()
 		return nil, ctx.Err()
@@ -76,28 +87,29 @@ func (c *Client) attach(ctx context.Context, path string, in any) (*Attachment, 
 		conn.Close()
 		return nil, err
 	}
-	return &Attachment{VM: vm, conn: conn, enc: agent.NewEncoder(conn), dec: agent.NewDecoder(br)}, nil
+	return &Attachment{VM: h.Get(api.HeaderVM), ForwardsStdin: h.Get(api.HeaderStdin) == "1", TTY: h.Get(api.HeaderTTY) == "1",
+		conn: conn, enc: agent.NewEncoder(conn), dec: agent.NewDecoder(br)}, nil
 }
 
 // handshake sends req on conn and reads the answer, which must be 101; it
-// returns the VM's name.
-func handshake(conn net.Conn, br *bufio.Reader, req *http.Request) (string, error) {
+// returns the answer's headers.
+func handshake(conn net.Conn, br *bufio.Reader, req *http.Request) (http.Header, error) {
 	if err := req.Write(conn); err != nil {
-		return "", fmt.Errorf("calling banger daemon: %w", err)
+		return nil, fmt.Errorf("calling banger daemon: %w", err)
 	}
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		return "", fmt.Errorf("reading the daemon's answer: %w", err)
+		return nil, fmt.Errorf("reading the daemon's answer: %w", err)
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return resp.Header.Get(api.HeaderVM), nil
+		return resp.Header, nil
 	}
 	defer resp.Body.Close()
 	var e api.Error
 	if err := json.NewDecoder(io.LimitReader(resp.Body, api.MaxBodyBytes)).Decode(&e); err != nil {
 		e.Message = fmt.Sprintf("daemon answered %s", resp.Status)
 	}
-	return "", e.Err(resp.StatusCode)
+	return nil, e.Err(resp.StatusCode)
 }
 
 // Stdin sends p to the process's stdin.

@@ -46,6 +46,9 @@ type liveVM struct {
 	// noAgent marks a VM booted with the image's own init: nothing in the
 	// guest answers the agent connection.
 	noAgent bool
+	// stdin and tty: the main process takes stdin through the agent, and
+	// has a terminal (vm run -i, -t).
+	stdin, tty bool
 }
 
 func (d *Daemon) vmRoutes(mux *http.ServeMux) {

@@ -35,15 +35,21 @@ func checkUpgrade(r *http.Request) error {
 }
 
 // upgrade takes the connection over and answers 101 Switching Protocols,
-// naming the VM.
-func upgrade(w http.ResponseWriter, vm string) (*attachConn, error) {
+// naming the VM, with the extra header lines given (empty ones skipped).
+func upgrade(w http.ResponseWriter, vm string, extra ...string) (*attachConn, error) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return nil, fmt.Errorf("taking over the attach connection: %w", err)
 	}
 	conn.SetDeadline(time.Time{}) //nolint:errcheck // a Unix socket has none to clear
-	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n%s: %s\r\n\r\n",
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n%s: %s\r\n",
 		api.AttachProtocol, api.HeaderVM, vm)
+	for _, h := range extra {
+		if h != "" {
+			fmt.Fprintf(brw, "%s\r\n", h)
+		}
+	}
+	fmt.Fprint(brw, "\r\n")
 	if err := brw.Flush(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("answering the attach request: %w", err)

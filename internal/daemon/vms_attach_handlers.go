@@ -17,6 +17,48 @@ import (
 func (v *vmSet) attachRoutes(mux *http.ServeMux) {
 	mux.Handle("POST "+api.PathVMExecAttach, v.d.guard(v.handleExecAttach))
 	mux.Handle("POST "+api.PathVMRunAttach, v.d.guard(v.handleRunAttach))
+	mux.Handle("POST "+api.PathVMAttach, v.d.guard(v.handleAttach))
+}
+
+// handleAttach relays the main process of a running VM as a foreground vm
+// run does: what it wrote while nobody was attached (the agent keeps the
+// last MiB), then its output live, its exit code, and its stdin when it was
+// started with one. When the client hangs up first, the VM keeps running.
+func (v *vmSet) handleAttach(w http.ResponseWriter, r *http.Request) {
+	var req api.AttachVMRequest
+	err := checkUpgrade(r)
+	if err == nil {
+		err = decodeBody(r, &req)
+	}
+	var l *liveVM
+	if err == nil {
+		_, l, err = v.withAgent(r.Context(), r.PathValue("name"))
+	}
+	if err != nil {
+		v.d.writeError(w, r, err)
+		return
+	}
+	stdin := l.stdin && !req.NoStdin
+	ac, err := upgrade(w, l.vm.Name, flagHeader(api.HeaderStdin, stdin), flagHeader(api.HeaderTTY, l.tty))
+	if err != nil {
+		v.d.log.Warn("attaching", "vm", l.vm.Name, "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	st, err := relayMain(ctx, cancel, ac, l.agent, stdin)
+	if errors.Is(err, agent.ErrAlreadyAttached) {
+		err = errdefs.Newf(errdefs.ErrConflict, "vm %q already has a client attached to its main process (a vm run or vm attach elsewhere)", l.vm.Name)
+	}
+	ac.finish(st.Code, err)
+}
+
+// flagHeader is an extra header line of the 101 answer: name: 1 when on.
+func flagHeader(name string, on bool) string {
+	if !on {
+		return ""
+	}
+	return name + ": 1"
 }
 
 // handleExecAttach starts a command in a running VM and relays its stdio.

@@ -26,12 +26,22 @@ func (v *vmSet) exec(ctx context.Context, name string, req api.ExecVMRequest, pr
 
 // execAgent returns the VM called name and its greeted agent, to run cmd in.
 func (v *vmSet) execAgent(ctx context.Context, name string, cmd []string) (model.VM, *agent.Client, error) {
-	vm, err := v.d.store.GetVM(ctx, name)
+	if len(cmd) == 0 {
+		return model.VM{}, nil, errdefs.Newf(errdefs.ErrInvalid, "no command to run")
+	}
+	vm, l, err := v.withAgent(ctx, name)
 	if err != nil {
 		return model.VM{}, nil, err
 	}
-	if len(cmd) == 0 {
-		return model.VM{}, nil, errdefs.Newf(errdefs.ErrInvalid, "no command to run")
+	return vm, l.agent, nil
+}
+
+// withAgent returns the record of the running VM called name and its live
+// state, once its agent has said hello.
+func (v *vmSet) withAgent(ctx context.Context, name string) (model.VM, *liveVM, error) {
+	vm, err := v.d.store.GetVM(ctx, name)
+	if err != nil {
+		return model.VM{}, nil, err
 	}
 	l := v.get(name)
 	if l == nil {
@@ -51,7 +61,7 @@ func (v *vmSet) execAgent(ctx context.Context, name string, cmd []string) (model
 	if _, err := l.agent.WaitHello(ctx); err != nil {
 		return model.VM{}, nil, err
 	}
-	return vm, l.agent, nil
+	return vm, l, nil
 }
 
 // checkInit validates req's init mode: the image's own init takes no

@@ -156,7 +156,8 @@ func (v *vmSet) start(ctx context.Context, vm model.VM, img model.Image, k model
 		m.Kill()
 		return nil, err
 	}
-	l := &liveVM{vm: vm, m: m, noAgent: cfg.Init == vmconfig.InitImage, ready: make(chan struct{}), exited: make(chan struct{})}
+	l := &liveVM{vm: vm, m: m, noAgent: cfg.Init == vmconfig.InitImage, stdin: req.Stdin, tty: req.TTY,
+		ready: make(chan struct{}), exited: make(chan struct{})}
 	v.mu.Lock()
 	v.live[vm.Name] = l
 	v.mu.Unlock()
