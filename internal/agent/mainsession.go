@@ -73,14 +73,19 @@ func (s *Server) AttachMain(p MainProcess) (*MainSession, error) {
 		s.mu.Unlock()
 		return nil, errors.New("attaching main process: already attached")
 	}
+	// A size the host sent before now applies first; one arriving while it
+	// is applied is taken in turn, and from s.main on they apply directly.
+	for s.earlySize != nil && m.resize != nil {
+		early := *s.earlySize
+		s.earlySize = nil
+		s.mu.Unlock()
+		m.resize(early[0], early[1]) //nolint:errcheck // as for a Resize frame
+		s.mu.Lock()
+	}
 	s.main = m
 	conn := s.conn
-	early := s.earlySize
 	close(s.mainReadyLocked())
 	s.mu.Unlock()
-	if early != nil && m.resize != nil {
-		m.resize(early[0], early[1]) //nolint:errcheck // as for a Resize frame
-	}
 	for i, g := range m.readers {
 		go m.read(g, streams[i])
 	}

@@ -125,15 +125,16 @@ func TestMainResizeBeforeAttach(t *testing.T) {
 	}
 	sizes := make(chan [2]uint16, 4)
 	p := MainProcess{TTY: true, Resize: func(rows, cols uint16) error { sizes <- [2]uint16{rows, cols}; return nil }}
-	kept := func() *[2]uint16 {
+	kept := func() [2]uint16 {
 		r.srv.mu.Lock()
 		defer r.srv.mu.Unlock()
-		return r.srv.earlySize
-	}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if k := kept(); k != nil && *k == [2]uint16{42, 102} {
-			break // both frames are in
+		if r.srv.earlySize == nil {
+			return [2]uint16{}
 		}
+		return *r.srv.earlySize
+	}
+	for deadline := time.Now().Add(5 * time.Second); kept() != [2]uint16{42, 102} && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // until both frames are in
 	}
 	cmd := exec.Command("sh", "-c", "exit 0")
 	spawnMain(t, r.srv, cmd, p)
