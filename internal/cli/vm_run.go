@@ -63,7 +63,7 @@ func (a *app) vmRunCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				opts.detachNote = fmt.Sprintf("vm %q keeps running (banger vm stop %s)", at.VM, at.VM)
+				opts.detachNote = fmt.Sprintf("vm %q keeps running (banger vm attach %s, banger vm stop %s)", at.VM, at.VM, at.VM)
 				return a.drive(at, opts)
 			}
 			res, err := c.RunVM(cmd.Context(), req, a.env.Stdout, a.env.Stderr)
