@@ -6,9 +6,9 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,31 +25,6 @@ import (
 // only a real x86 boot header, a config with everything banger needs built
 // in (so Inspect says it boots without modules), and tar.gz bundles.
 
-// testConfig is a Firecracker-style kernel config: all built in.
-const testConfig = `CONFIG_ACPI=y
-CONFIG_VIRTIO=y
-CONFIG_VIRTIO_MMIO=y
-CONFIG_VIRTIO_BLK=y
-CONFIG_VIRTIO_NET=y
-CONFIG_VIRTIO_CONSOLE=y
-CONFIG_EXT4_FS=y
-CONFIG_DEVTMPFS=y
-CONFIG_BLK_DEV_INITRD=y
-`
-
-// fakeBzImage is an x86 boot header: "HdrS" at 0x202, protocol 2.15, the
-// kernel_version string at 0x200 past the pointer at 0x20E, XLF_KERNEL_64.
-func fakeBzImage(release string) []byte {
-	img := make([]byte, 16<<10)
-	copy(img[0x202:], "HdrS")
-	binary.LittleEndian.PutUint16(img[0x206:], 0x020f)
-	const ptr = 0x1000
-	binary.LittleEndian.PutUint16(img[0x20e:], ptr)
-	img[0x236] = 1
-	copy(img[ptr+0x200:], release+" (test@example) #1 SMP\x00")
-	return img
-}
-
 // kernelBundle is a tar.gz laid out like a distro package: boot/vmlinuz-R,
 // boot/config-R and lib/modules/R/modules.builtin.
 func kernelBundle(t *testing.T, release string) []byte {
@@ -61,8 +36,8 @@ func kernelBundle(t *testing.T, release string) []byte {
 		name string
 		body []byte
 	}{
-		{"boot/vmlinuz-" + release, fakeBzImage(release)},
-		{"boot/config-" + release, []byte(testConfig)},
+		{"boot/vmlinuz-" + release, kernelfixture.BzImage(release)},
+		{"boot/config-" + release, []byte(kernelfixture.BuiltinConfig)},
 		{"lib/modules/" + release + "/modules.builtin", []byte("kernel/fs/ext4/ext4.ko\n")},
 	} {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
@@ -154,10 +129,10 @@ func importTestKernel(t *testing.T, td *testDaemon, name string) api.KernelResul
 	t.Helper()
 	dir := t.TempDir()
 	img, cfg := filepath.Join(dir, "vmlinuz-6.1.0-7-test"), filepath.Join(dir, "config")
-	if err := os.WriteFile(img, fakeBzImage("6.1.0-7-test"), 0o644); err != nil {
+	if err := os.WriteFile(img, kernelfixture.BzImage("6.1.0-7-test"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(cfg, []byte(testConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(kernelfixture.BuiltinConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	res, err := td.client.ImportKernel(context.Background(), api.ImportKernelRequest{Name: name, Kernel: img, Config: cfg}, nil)

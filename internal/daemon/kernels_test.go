@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"io"
 	"os"
 	"path/filepath"
@@ -270,10 +271,10 @@ func TestVMRunRefusesUnbootableKernel(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	img, cfg := filepath.Join(dir, "vmlinuz-6.1.0-7-test"), filepath.Join(dir, "config")
-	if err := os.WriteFile(img, fakeBzImage("6.1.0-7-test"), 0o644); err != nil {
+	if err := os.WriteFile(img, kernelfixture.BzImage("6.1.0-7-test"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	noBlk := strings.Replace(testConfig, "CONFIG_VIRTIO_BLK=y\n", "", 1)
+	noBlk := strings.Replace(kernelfixture.BuiltinConfig, "CONFIG_VIRTIO_BLK=y\n", "", 1)
 	if err := os.WriteFile(cfg, []byte(noBlk), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"strings"
 	"testing"
 
@@ -37,34 +38,6 @@ CONFIG_DEVTMPFS=y
 CONFIG_BLK_DEV_INITRD=y
 CONFIG_LOCALVERSION=""
 `
-
-// builtinConfig is a Firecracker-style config: everything built in.
-const builtinConfig = `CONFIG_ACPI=y
-CONFIG_VIRTIO=y
-CONFIG_VIRTIO_MMIO=y
-CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y
-CONFIG_VIRTIO_BLK=y
-CONFIG_VIRTIO_NET=y
-CONFIG_VIRTIO_CONSOLE=y
-CONFIG_VIRTIO_VSOCKETS=y
-CONFIG_EXT4_FS=y
-CONFIG_DEVTMPFS=y
-CONFIG_DEVTMPFS_MOUNT=y
-CONFIG_BLK_DEV_INITRD=y
-`
-
-// fakeBzImage is a structurally real x86 boot image header: "HdrS" at 0x202,
-// protocol 2.15, a kernel_version pointer at 0x20E, XLF_KERNEL_64 set.
-func fakeBzImage(release string) []byte {
-	img := make([]byte, 16<<10)
-	copy(img[0x202:], "HdrS")
-	binary.LittleEndian.PutUint16(img[0x206:], 0x020f)
-	const ptr = 0x1000
-	binary.LittleEndian.PutUint16(img[0x20e:], ptr)
-	img[0x236] = 1
-	copy(img[ptr+0x200:], release+" (test@example) #1 SMP PREEMPT_DYNAMIC\x00")
-	return img
-}
 
 // fakeVmlinux is an x86_64 ELF executable with a PT_NOTE holding the Xen PVH
 // entry note (when pvh), the "Linux version" banner and an IKCONFIG blob.
@@ -253,7 +226,7 @@ func buildDeb(t *testing.T, data []byte) []byte {
 func kernelTree(prefix, release string) []tarEntry {
 	entries := []tarEntry{
 		{Name: prefix + "boot/", Type: tar.TypeDir},
-		{Name: prefix + "boot/vmlinuz-" + release, Body: fakeBzImage(release)},
+		{Name: prefix + "boot/vmlinuz-" + release, Body: kernelfixture.BzImage(release)},
 		{Name: prefix + "boot/config-" + release, Body: []byte(fakeConfig)},
 		{Name: prefix + "boot/System.map-" + release, Body: []byte("ffffffff t x\n")},
 		{Name: prefix + "lib/modules/" + release + "/", Type: tar.TypeDir},

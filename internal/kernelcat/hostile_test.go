@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 func TestPullHostileArchives(t *testing.T) {
 	outside := t.TempDir()
 	mods := "lib/modules/" + fakeRelease + "/"
-	kernel := tarEntry{Name: "boot/vmlinuz-" + fakeRelease, Body: fakeBzImage(fakeRelease)}
+	kernel := tarEntry{Name: "boot/vmlinuz-" + fakeRelease, Body: kernelfixture.BzImage(fakeRelease)}
 	for name, tc := range map[string]struct {
 		entries []tarEntry
 		want    error // nil: any error will do (the os.Root backstop)

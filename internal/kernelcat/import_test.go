@@ -3,6 +3,7 @@ package kernelcat
 import (
 	"context"
 	"errors"
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,7 +60,7 @@ func TestImportFiles(t *testing.T) {
 
 func TestImportFilesVersionFromFileName(t *testing.T) {
 	src := t.TempDir()
-	img := fakeBzImage("")
+	img := kernelfixture.BzImage("")
 	img[0x20e], img[0x20f] = 0, 0 // no kernel_version pointer
 	kernel := filepath.Join(src, "vmlinuz-6.6.7-custom")
 	os.WriteFile(kernel, img, 0o644)
@@ -124,7 +125,7 @@ func TestImportPackageXbps(t *testing.T) {
 	// Void keeps modules in usr/lib/modules.
 	entries := []tarEntry{
 		{Name: "./props.plist", Body: []byte("<plist/>")},
-		{Name: "./boot/vmlinuz-6.12.9_1", Body: fakeBzImage("6.12.9_1")},
+		{Name: "./boot/vmlinuz-6.12.9_1", Body: kernelfixture.BzImage("6.12.9_1")},
 		{Name: "./boot/config-6.12.9_1", Body: []byte(fakeConfig)},
 	}
 	for p, b := range fakeModules() {

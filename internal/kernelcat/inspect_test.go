@@ -3,6 +3,7 @@ package kernelcat
 import (
 	"context"
 	"encoding/binary"
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,30 +30,30 @@ func kernelDir(t *testing.T, image string, img []byte, config string, withModule
 func TestInspectVerdicts(t *testing.T) {
 	arm := make([]byte, 4096)
 	copy(arm[0x38:], "ARM\x64")
-	i386 := fakeBzImage(fakeRelease)
+	i386 := kernelfixture.BzImage(fakeRelease)
 	i386[0x236] = 0
 	for name, tc := range map[string]struct {
 		dir    string
 		boots  bool
 		reason string
 	}{
-		"debian-like": {kernelDir(t, "vmlinuz", fakeBzImage(fakeRelease), fakeConfig, true), true,
+		"debian-like": {kernelDir(t, "vmlinuz", kernelfixture.BzImage(fakeRelease), fakeConfig, true), true,
 			"virtio_blk is a module: banger packs it into the initramfs"},
-		"no virtio_mmio": {kernelDir(t, "vmlinuz", fakeBzImage(fakeRelease), strings.Replace(fakeConfig, "CONFIG_VIRTIO_MMIO=m\n", "", 1), true), false,
+		"no virtio_mmio": {kernelDir(t, "vmlinuz", kernelfixture.BzImage(fakeRelease), strings.Replace(fakeConfig, "CONFIG_VIRTIO_MMIO=m\n", "", 1), true), false,
 			"CONFIG_VIRTIO_MMIO is missing: cannot see the disk"},
-		"modules but no modules dir": {kernelDir(t, "vmlinuz", fakeBzImage(fakeRelease), fakeConfig, false), false,
+		"modules but no modules dir": {kernelDir(t, "vmlinuz", kernelfixture.BzImage(fakeRelease), fakeConfig, false), false,
 			"5 needed drivers are modules but the kernel has no modules dir"},
-		"no config": {kernelDir(t, "vmlinuz", fakeBzImage(fakeRelease), "", false), false,
+		"no config": {kernelDir(t, "vmlinuz", kernelfixture.BzImage(fakeRelease), "", false), false,
 			"no kernel config (no config file, no CONFIG_IKCONFIG in the image): cannot check the options"},
-		"ELF without PVH": {kernelDir(t, "vmlinux", fakeVmlinux(t, "6.1.1", builtinConfig, false), "", false), false,
+		"ELF without PVH": {kernelDir(t, "vmlinux", fakeVmlinux(t, "6.1.1", kernelfixture.BuiltinConfig, false), "", false), false,
 			"ELF vmlinux without a PVH entry note: QEMU cannot load it (needs CONFIG_PVH or a bzImage)"},
-		"arm64": {kernelDir(t, "vmlinux", arm, builtinConfig, false), false,
+		"arm64": {kernelDir(t, "vmlinux", arm, kernelfixture.BuiltinConfig, false), false,
 			"the image is for arm64: QEMU's microvm machine is x86_64 only"},
-		"32-bit": {kernelDir(t, "vmlinuz", i386, builtinConfig, false), false,
+		"32-bit": {kernelDir(t, "vmlinuz", i386, kernelfixture.BuiltinConfig, false), false,
 			"the image is for 386: QEMU's microvm machine is x86_64 only"},
-		"no ACPI and no cmdline devices": {kernelDir(t, "vmlinuz", fakeBzImage(fakeRelease), strings.Replace(fakeConfig, "CONFIG_ACPI=y\n", "", 1), true), false,
+		"no ACPI and no cmdline devices": {kernelDir(t, "vmlinuz", kernelfixture.BzImage(fakeRelease), strings.Replace(fakeConfig, "CONFIG_ACPI=y\n", "", 1), true), false,
 			"neither CONFIG_ACPI nor CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES: the kernel cannot find microvm's virtio-mmio devices"},
-		"missing module file": {kernelDir(t, "vmlinuz", fakeBzImage(fakeRelease), strings.Replace(fakeConfig, "CONFIG_EXT4_FS=y", "CONFIG_EXT4_FS=m", 1), true), false,
+		"missing module file": {kernelDir(t, "vmlinuz", kernelfixture.BzImage(fakeRelease), strings.Replace(fakeConfig, "CONFIG_EXT4_FS=y", "CONFIG_EXT4_FS=m", 1), true), false,
 			""},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -78,7 +79,7 @@ func TestInspectImageFormats(t *testing.T) {
 		os.WriteFile(p, b, 0o644)
 		return p
 	}
-	info, err := InspectImage(write("bz", fakeBzImage("6.1.0-57-cloud-amd64")))
+	info, err := InspectImage(write("bz", kernelfixture.BzImage("6.1.0-57-cloud-amd64")))
 	if err != nil || info != (ImageInfo{Format: FormatBzImage, Arch: "amd64", Release: "6.1.0-57-cloud-amd64"}) {
 		t.Fatalf("bzImage: %+v, %v", info, err)
 	}

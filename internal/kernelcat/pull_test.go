@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -149,7 +150,7 @@ func TestPullTarGzBundle(t *testing.T) {
 		t.Errorf("progress ended at %d/%d, want %d/%d", last, total, e.Bundle.Size, e.Bundle.Size)
 	}
 	want := Kernel{Name: "test-kernel", Version: "6.1.99", Release: fakeRelease, Arch: "amd64", Format: FormatBzImage,
-		Image: "vmlinuz", ImageSHA256: sha256Hex(fakeBzImage(fakeRelease)), Modules: "modules/" + fakeRelease,
+		Image: "vmlinuz", ImageSHA256: sha256Hex(kernelfixture.BzImage(fakeRelease)), Modules: "modules/" + fakeRelease,
 		Config: "config", ConfigSource: "artifact", Source: e.Bundle.URL}
 	if *k != want {
 		t.Fatalf("kernel = %+v\nwant      %+v", *k, want)
@@ -207,7 +208,7 @@ func TestPullDebAndZstdBundles(t *testing.T) {
 
 func TestPullRawELFKernelWithEmbeddedConfig(t *testing.T) {
 	ks := newKernelServer(t)
-	img := fakeVmlinux(t, "6.1.155", builtinConfig, true)
+	img := fakeVmlinux(t, "6.1.155", kernelfixture.BuiltinConfig, true)
 	e := &Entry{Name: "fc", Version: "6.1.155", Arch: "amd64", Kernel: ptr(ks.add("vmlinux-6.1.155", img))}
 	_, dir := stagingIn(t)
 	k, err := Pull(context.Background(), e, dir, quickOpts())
@@ -230,7 +231,7 @@ func ptr[T any](v T) *T { return &v }
 
 func TestPullFailuresLeaveNothing(t *testing.T) {
 	ks := newKernelServer(t)
-	img := fakeBzImage(fakeRelease)
+	img := kernelfixture.BzImage(fakeRelease)
 	good := ks.add("vmlinuz", img)
 	badSHA := good
 	badSHA.SHA256 = sha256Hex([]byte("something else"))
@@ -270,7 +271,7 @@ func TestPullFailuresLeaveNothing(t *testing.T) {
 
 func TestPullRetries5xx(t *testing.T) {
 	ks := newKernelServer(t)
-	d := via(ks.add("vmlinuz", fakeBzImage(fakeRelease)), "flaky")
+	d := via(ks.add("vmlinuz", kernelfixture.BzImage(fakeRelease)), "flaky")
 	_, dir := stagingIn(t)
 	if _, err := Pull(context.Background(), &Entry{Name: "k", Version: "1", Arch: "amd64", Kernel: &d}, dir, quickOpts()); err != nil {
 		t.Fatal(err)
@@ -282,7 +283,7 @@ func TestPullRetries5xx(t *testing.T) {
 
 func TestPullCancelAndStall(t *testing.T) {
 	ks := newKernelServer(t)
-	d := via(ks.add("vmlinuz", fakeBzImage(fakeRelease)), "stall")
+	d := via(ks.add("vmlinuz", kernelfixture.BzImage(fakeRelease)), "stall")
 	e := &Entry{Name: "k", Version: "1", Arch: "amd64", Kernel: &d}
 
 	parent, dir := stagingIn(t)
@@ -303,7 +304,7 @@ func TestPullCancelAndStall(t *testing.T) {
 
 func TestPullStagingDirContract(t *testing.T) {
 	ks := newKernelServer(t)
-	d := ks.add("vmlinuz", fakeBzImage(fakeRelease))
+	d := ks.add("vmlinuz", kernelfixture.BzImage(fakeRelease))
 	e := &Entry{Name: "k", Version: "1", Arch: "amd64", Kernel: &d}
 	parent := t.TempDir()
 	full := filepath.Join(parent, "full")
@@ -371,7 +372,7 @@ func TestPullBundleMissingPath(t *testing.T) {
 func TestPullDecompressionBomb(t *testing.T) {
 	ks := newKernelServer(t)
 	tree := buildTar(t, []tarEntry{
-		{Name: "boot/vmlinuz-" + fakeRelease, Body: fakeBzImage(fakeRelease)},
+		{Name: "boot/vmlinuz-" + fakeRelease, Body: kernelfixture.BzImage(fakeRelease)},
 		{Name: "lib/modules/" + fakeRelease + "/zeros.ko", Size: 32 << 20},
 	})
 	bundle := zstdBytes(t, tree)
@@ -395,7 +396,7 @@ func TestPullDecompressionBomb(t *testing.T) {
 func TestPullBundleWithoutDirEntries(t *testing.T) {
 	ks := newKernelServer(t)
 	tree := buildTar(t, []tarEntry{
-		{Name: "boot/vmlinuz-" + fakeRelease, Body: fakeBzImage(fakeRelease)},
+		{Name: "boot/vmlinuz-" + fakeRelease, Body: kernelfixture.BzImage(fakeRelease)},
 		{Name: "lib/modules/" + fakeRelease + "/kernel/drivers/virtio/virtio.ko", Body: fakeModule("virtio")},
 	})
 	e := &Entry{Name: "k", Version: "1", Arch: "amd64", Bundle: &Bundle{
