@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/banger-dev/banger/internal/model"
+	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"github.com/banger-dev/banger/internal/testutil/registrytest"
 )
 
@@ -174,7 +175,7 @@ func (cr *crashRun) describeOrphans(orphans []string, listed []model.Image) stri
 	got := digests(listed)
 	var out []string
 	for _, id := range orphans {
-		sum, err := fileDigest(filepath.Join(cr.env.layout.ImageDir(id), "manifest.json"))
+		sum, err := ext4check.FileDigest(filepath.Join(cr.env.layout.ImageDir(id), "manifest.json"))
 		desc := id + ": no manifest"
 		for name, ds := range cr.known {
 			if err == nil && slices.Contains(ds, "sha256:"+sum) {

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,7 +99,7 @@ func (e *bangerEnv) checkBlobs(t testing.TB) {
 		t.Fatalf("reading blob cache: %v", err)
 	}
 	for _, ent := range entries {
-		sum, err := fileDigest(filepath.Join(dir, ent.Name()))
+		sum, err := ext4check.FileDigest(filepath.Join(dir, ent.Name()))
 		if err != nil {
 			t.Errorf("reading blob %s: %v", ent.Name(), err)
 			continue
@@ -117,17 +114,4 @@ func (e *bangerEnv) checkBlobs(t testing.TB) {
 func (e *bangerEnv) hasBlob(hex string) bool {
 	_, err := os.Stat(e.layout.BlobPath(hex))
 	return err == nil
-}
-
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

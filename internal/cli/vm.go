@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/banger-dev/banger/internal/client"
-	"github.com/banger-dev/banger/internal/model"
 	"strconv"
 
+	"github.com/banger-dev/banger/internal/client"
+	"github.com/banger-dev/banger/internal/model"
 	"github.com/spf13/cobra"
 )
 

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/banger-dev/banger/internal/api"
 	"github.com/banger-dev/banger/internal/errdefs"
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 )
 
 func TestKernelPullUpToDateAndReplace(t *testing.T) {

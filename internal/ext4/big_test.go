@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"golang.org/x/sys/unix"
 )
 

@@ -2,12 +2,13 @@ package ext4
 
 import (
 	"fmt"
-	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"io"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/banger-dev/banger/internal/testutil/ext4check"
 )
 
 // TestDirNlinkOverflow gives one directory 65100 subdirectories: its link

@@ -9,10 +9,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"strings"
 	"testing"
 
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )

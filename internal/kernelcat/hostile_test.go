@@ -4,12 +4,13 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
-	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 )
 
 // TestPullHostileArchives feeds archives that try to write outside the

@@ -3,12 +3,13 @@ package kernelcat
 import (
 	"context"
 	"errors"
-	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 )
 
 // writeTree lays the kernel tree out as files under dir, as an installed

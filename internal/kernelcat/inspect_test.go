@@ -3,12 +3,13 @@ package kernelcat
 import (
 	"context"
 	"encoding/binary"
-	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 )
 
 // kernelDir writes a plain kernel dir (no kernel.json) for Inspect.

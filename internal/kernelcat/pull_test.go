@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/banger-dev/banger/internal/testutil/kernelfixture"
 )
 
 // kernelServer serves files by path, with a few misbehaving routes:

@@ -216,7 +216,7 @@ func readNode(p string) (Node, error) {
 	switch st.Mode & syscall.S_IFMT {
 	case syscall.S_IFREG:
 		n.Type, n.Size, n.Nlink = "file", st.Size, uint64(st.Nlink)
-		sum, err := fileSHA256(p)
+		sum, err := FileDigest(p)
 		if err != nil {
 			return Node{}, err
 		}
@@ -246,7 +246,9 @@ func readNode(p string) (Node, error) {
 	return n, nil
 }
 
-func fileSHA256(p string) (string, error) {
+// FileDigest is the hex sha256 of the file at p (FileSHA256 without a
+// test to fail).
+func FileDigest(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err
@@ -316,7 +318,7 @@ func Compare(t testing.TB, got, want map[string]Node) {
 // be read.
 func FileSHA256(t testing.TB, p string) string {
 	t.Helper()
-	sum, err := fileSHA256(p)
+	sum, err := FileDigest(p)
 	if err != nil {
 		t.Fatalf("hashing %s: %v", p, err)
 	}
