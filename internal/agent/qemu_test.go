@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/banger-dev/banger/internal/vmm/boottest"
 )
 
 // TestVirtioSerialUnderQEMU boots Debian's cloud kernel under QEMU (TCG) with
@@ -25,7 +27,7 @@ func TestVirtioSerialUnderQEMU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM (about 10-30 s under TCG); skipped with -short")
 	}
-	deb := kernelDeb(t)
+	deb := boottest.KernelDeb(t)
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		t.Skip("qemu-system-x86_64 missing (Debian package qemu-system-x86)")
@@ -149,17 +151,6 @@ func acceptClient(t *testing.T, ln net.Listener, wait time.Duration) *Client {
 		t.Fatalf("waiting for QEMU to connect: %v", err)
 	}
 	return NewClient(conn)
-}
-
-func kernelDeb(t *testing.T) string {
-	if p := os.Getenv("BANGER_TEST_KERNEL_DEB"); p != "" {
-		return p
-	}
-	m, _ := filepath.Glob("/var/cache/banger-ci/linux-image-*-cloud-amd64_*.deb")
-	if len(m) == 0 {
-		t.Skip("no kernel: set BANGER_TEST_KERNEL_DEB or apt-get download linux-image-cloud-amd64 into /var/cache/banger-ci")
-	}
-	return m[len(m)-1]
 }
 
 // hostKHz reads the TSC frequency to pass as tsc_early_khz (TCG boots hang

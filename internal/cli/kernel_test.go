@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/banger-dev/banger/internal/vmm/boottest"
 )
 
 // testKernelConfig has everything banger needs built in, so a kernel made
@@ -165,23 +167,8 @@ func TestKernelErrorMessages(t *testing.T) {
 	}
 }
 
-// realKernelDeb finds Debian's cloud kernel package, or skips.
-func realKernelDeb(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("BANGER_TEST_KERNEL_DEB"); p != "" {
-		return p
-	}
-	matches, _ := filepath.Glob("/var/cache/banger-ci/linux-image-*-cloud-amd64_*.deb")
-	if len(matches) == 0 {
-		t.Skip("no Debian cloud kernel package: set BANGER_TEST_KERNEL_DEB or put linux-image-*-cloud-amd64_*.deb " +
-			"(apt-get download linux-image-cloud-amd64) in /var/cache/banger-ci")
-	}
-	slices.Sort(matches)
-	return matches[len(matches)-1]
-}
-
 func TestKernelImportRealDebian(t *testing.T) {
-	deb := realKernelDeb(t)
+	deb := boottest.KernelDeb(t)
 	te := newTestEnv(t)
 	out := te.ok(t, "kernel", "import", "debian", "--deb", deb)
 	if !strings.HasPrefix(out, `imported kernel "debian" (6.1.`) {

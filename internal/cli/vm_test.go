@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/banger-dev/banger/internal/testutil/busyboximage"
 	"github.com/banger-dev/banger/internal/testutil/ext4check"
 	"github.com/banger-dev/banger/internal/testutil/registrytest"
+	"github.com/banger-dev/banger/internal/vmm/boottest"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -29,15 +29,7 @@ func vmSetup(t *testing.T) (te *testEnv, image string) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("qemu-system-x86_64 not found: install the Debian package qemu-system-x86")
 	}
-	deb := os.Getenv("BANGER_TEST_KERNEL_DEB")
-	if deb == "" {
-		m, _ := filepath.Glob("/var/cache/banger-ci/linux-image-*-cloud-amd64_*.deb")
-		if len(m) == 0 {
-			t.Skip("no kernel package: set $BANGER_TEST_KERNEL_DEB or `apt-get download linux-image-cloud-amd64` into /var/cache/banger-ci")
-		}
-		sort.Strings(m)
-		deb = m[len(m)-1]
-	}
+	deb := boottest.KernelDeb(t)
 	reg := registrytest.Start(t, registrytest.Options{})
 	ref := reg.Host + "/test/busybox:1"
 	img, err := busyboximage.Build(busyboximage.Options{})

@@ -7,26 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/banger-dev/banger/internal/vmm/boottest"
 )
 
-// realKernelDeb finds Debian's cloud kernel package (CI fetches it with
-// `apt-get download linux-image-cloud-amd64`), or skips.
-func realKernelDeb(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("BANGER_TEST_KERNEL_DEB"); p != "" {
-		return p
-	}
-	matches, _ := filepath.Glob("/var/cache/banger-ci/linux-image-*-cloud-amd64_*.deb")
-	if len(matches) == 0 {
-		t.Skip("no Debian cloud kernel package: set BANGER_TEST_KERNEL_DEB or put linux-image-*-cloud-amd64_*.deb " +
-			"(apt-get download linux-image-cloud-amd64) in /var/cache/banger-ci")
-	}
-	slices.Sort(matches)
-	return matches[len(matches)-1]
-}
-
 func TestImportDebRealKernel(t *testing.T) {
-	deb := realKernelDeb(t)
+	deb := boottest.KernelDeb(t)
 	dir := filepath.Join(t.TempDir(), "k.staging")
 	k, err := ImportDeb(context.Background(), dir, deb)
 	if err != nil {
